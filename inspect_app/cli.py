@@ -1,0 +1,177 @@
+"""``inspect-app``: the one command line of the station, with subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from inspect_app.config import ConfigError, StationConfig, load_config
+
+log = logging.getLogger("inspect_app")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="inspect-app", description="Machine-vision inspection station")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the station from a config file")
+    run.add_argument("--config", required=True, type=Path)
+    _add_run_options(run)
+    run.set_defaults(func=_cmd_run)
+
+    demo = sub.add_parser("demo", help="zero-config demo: synthetic camera, bundled model, var/")
+    _add_run_options(demo)
+    demo.set_defaults(func=_cmd_demo)
+
+    check = sub.add_parser("check-config", help="validate a config file without starting")
+    check.add_argument("config", type=Path)
+    check.add_argument("--models", action="store_true", help="also load and verify every recipe's model")
+    check.set_defaults(func=_cmd_check_config)
+
+    trig = sub.add_parser("trigger", help="software trigger: inspect one part on the running station")
+    trig.add_argument("--part-id", default=None)
+    _add_state_dir(trig)
+    trig.set_defaults(func=lambda a: _control(a, {"cmd": "trigger", "part_id": a.part_id}))
+    recipe = sub.add_parser("recipe", help="switch the running station's recipe (next part on)")
+    recipe.add_argument("name")
+    recipe.add_argument("--who", default=os.environ.get("USER", "cli"))
+    _add_state_dir(recipe)
+    recipe.set_defaults(func=lambda a: _control(a, {"cmd": "recipe", "name": a.name, "who": a.who}))
+    for name, text in (
+        ("status", "state, recipe and counters of the running station"),
+        ("reset", "acknowledge an Error once its cause is gone"),
+    ):
+        cmd = sub.add_parser(name, help=text)
+        _add_state_dir(cmd)
+        cmd.set_defaults(func=lambda a, n=name: _control(a, {"cmd": n}))
+
+    dataset = sub.add_parser("dataset", help="datasets: synthetic generation").add_subparsers(
+        metavar="ACTION"
+    )
+    synth = dataset.add_parser("synth", help="write a YOLO dataset from the synthetic part generator")
+    from inspect_app.synth.dataset import add_synth_arguments, cli_synth
+
+    add_synth_arguments(synth)
+    synth.set_defaults(func=cli_synth)
+
+    from inspect_app.store.reports import add_results_arguments
+
+    add_results_arguments(sub)
+    return p
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--headless", action="store_true", help="no window, even when a display is present")
+    p.add_argument("--max-parts", type=int, default=None, help="stop after N parts")
+    p.add_argument("--state-dir", type=Path, default=None, help="where the DB, images and caches go")
+    p.add_argument("--backend", choices=["onnxruntime", "openvino", "ultralytics"], default=None)
+    p.add_argument("--trigger", choices=["free_run", "software", "external"], default=None)
+
+
+def _add_state_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--state-dir", type=Path, default=Path("var"), help="the running station's state dir")
+
+
+def _control(args: argparse.Namespace, request: dict) -> int:
+    import json
+
+    from inspect_app.control import send
+
+    reply = send(args.state_dir, request)
+    print(json.dumps(reply, indent=2))
+    return 0 if reply.get("ok") else 1
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    if args.models:
+        from inspect_app.offline import configure_offline
+        from inspect_app.station import StartupError
+
+        configure_offline(cfg.state_dir)
+        from inspect_app.builders import build_detectors
+        from inspect_app.rules import RecipeError, RecipeRules
+
+        try:
+            detectors = build_detectors(cfg)
+            for name, recipe in cfg.recipes.items():
+                RecipeRules(name, recipe, detectors[recipe.model].info.names)
+        except (StartupError, RecipeError) as exc:
+            print(f"{args.config}: {exc}", file=sys.stderr)
+            return 2
+    print(
+        f"{args.config}: OK ({len(cfg.recipes)} recipe(s), source {cfg.source.kind}, "
+        f"trigger {cfg.trigger.mode}, detector {cfg.detector.backend})"
+    )
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    return _run_station(cfg, args)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from inspect_app.demo import demo_config
+
+    cfg = demo_config(state_dir=args.state_dir or Path("var"))
+    return _run_station(cfg, args)
+
+
+def _run_station(cfg: StationConfig, args: argparse.Namespace) -> int:
+    updates: dict = {}
+    if args.state_dir is not None:
+        updates["state_dir"] = args.state_dir.resolve()
+    if args.backend:
+        updates["detector"] = cfg.detector.model_copy(update={"backend": args.backend})
+    if args.trigger:
+        updates["trigger"] = cfg.trigger.model_copy(update={"mode": args.trigger})
+    cfg = cfg.model_copy(update=updates)
+
+    from inspect_app.offline import configure_offline
+
+    configure_offline(cfg.state_dir)
+    if not args.headless and _has_display():
+        try:
+            from ui.app import run_gui  # the operator window (optional until the UI ships)
+        except ImportError:
+            log.info("no operator window available; running headless")
+        else:
+            return run_gui(cfg, max_parts=args.max_parts)
+    from inspect_app.headless import run_headless
+
+    return run_headless(cfg, max_parts=args.max_parts)
+
+
+def _has_display() -> bool:
+    return (
+        bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+        and os.environ.get("QT_QPA_PLATFORM") != "offscreen"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

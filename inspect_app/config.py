@@ -1,0 +1,236 @@
+"""The one configuration schema of the station (pydantic v2, ``extra="forbid"``).
+
+A station is configured by one TOML file (see ``station.example.toml``). Every error names the key path,
+e.g. ``recipes.pcb-a.classes.short.min_conf: must be between 0 and 1``, so a typo is found at start,
+not at 3 a.m.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; the message lists every problem with its key path."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+# ---------------------------------------------------------------- sources
+class SyntheticSourceConfig(_Strict):
+    kind: Literal["synthetic"] = "synthetic"
+    style: Literal["pcb", "surface"] = "pcb"
+    width: int = Field(640, ge=64, le=8192)
+    height: int = Field(640, ge=64, le=8192)
+    seed: int = 0
+    defect_rate: Fraction = 0.3
+    rate_hz: float = Field(0.0, ge=0.0, description="0 = as fast as the pipeline takes frames")
+
+
+class FolderSourceConfig(_Strict):
+    kind: Literal["folder"] = "folder"
+    path: Path
+    pattern: str = "*"
+    loop: bool = False
+    rate_hz: float = Field(0.0, ge=0.0)
+
+
+class OpenCVSourceConfig(_Strict):
+    kind: Literal["opencv"] = "opencv"
+    uri: int | str = Field(0, description="device index, video file, rtsp:// or http(s):// URL")
+    open_timeout_s: float = Field(5.0, gt=0)
+    read_timeout_s: float = Field(2.0, gt=0)
+    stale_after: int = Field(5, ge=1, description="identical/non-advancing frames in a row that mean stale")
+    reconnect_min_s: float = Field(0.5, gt=0)
+    reconnect_max_s: float = Field(30.0, gt=0)
+    loop: bool = Field(False, description="restart a video file at its end")
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+
+
+SourceConfig = Annotated[
+    SyntheticSourceConfig | FolderSourceConfig | OpenCVSourceConfig, Field(discriminator="kind")
+]
+
+
+# ---------------------------------------------------------------- trigger, detector
+class TriggerConfig(_Strict):
+    mode: Literal["free_run", "software", "external"] = "free_run"
+    rate_hz: float = Field(5.0, gt=0, le=1000, description="free-run part rate")
+    queue_size: int = Field(16, ge=1, le=10_000, description="triggers waiting for a frame")
+
+
+class DetectorConfig(_Strict):
+    backend: Literal["onnxruntime", "openvino", "ultralytics"] = "openvino"
+    threads: int = Field(2, ge=1, le=256)
+    iou: Fraction = 0.7
+    file: str | None = Field(None, description="file in the model directory; default by backend")
+
+
+# ---------------------------------------------------------------- recipes
+class RectROI(_Strict):
+    kind: Literal["rect"] = "rect"
+    xyxy: tuple[float, float, float, float]
+
+    @field_validator("xyxy")
+    @classmethod
+    def _ordered(cls, v: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        if v[2] <= v[0] or v[3] <= v[1]:
+            raise ValueError("must be [x1, y1, x2, y2] with x2 > x1 and y2 > y1")
+        return v
+
+
+class PolygonROI(_Strict):
+    kind: Literal["polygon"] = "polygon"
+    points: list[tuple[float, float]] = Field(min_length=3)
+
+
+ROI = Annotated[RectROI | PolygonROI, Field(discriminator="kind")]
+
+
+class ClassRule(_Strict):
+    min_conf: Fraction | None = None
+    min_area: float | None = Field(None, ge=0)
+    max_count: int | None = Field(None, ge=0)
+    ignore: bool = False
+
+
+class RecipeConfig(_Strict):
+    model: str = Field(description="model release directory, e.g. models/synth-pcb/1.0.0")
+    description: str = ""
+    min_conf: Fraction = 0.25
+    min_area: float = Field(0.0, ge=0, description="minimum box area in pixels^2")
+    max_count: int = Field(0, ge=0, description="defects of one class allowed before FAIL")
+    roi: ROI | None = None
+    classes: dict[str, ClassRule] = Field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- store
+class RetentionConfig(_Strict):
+    min_free_mb: float = Field(500.0, ge=0, description="below this, delete oldest images")
+    resume_free_mb: float = Field(1000.0, ge=0, description="delete until this much is free")
+    stop_saving_free_mb: float = Field(100.0, ge=0, description="below this, stop saving images and alarm")
+    max_images_mb: float | None = Field(None, gt=0, description="cap on the image folder's size")
+    check_interval_s: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> RetentionConfig:
+        if self.resume_free_mb < self.min_free_mb:
+            raise ValueError("resume_free_mb must be >= min_free_mb")
+        return self
+
+
+class StoreConfig(_Strict):
+    db: str = "results.db"
+    images_dir: str = "images"
+    save_pass_every: int = Field(50, ge=0, description="keep 1 in N PASS frames; 0 = none")
+    image_format: Literal["jpg", "png"] = "jpg"
+    jpeg_quality: int = Field(92, ge=10, le=100)
+    batch_size: int = Field(64, ge=1, le=10_000)
+    commit_interval_ms: float = Field(20.0, ge=0)
+    queue_size: int = Field(256, ge=1)
+    retention: RetentionConfig = RetentionConfig()
+
+
+class PipelineConfig(_Strict):
+    detect_queue: int = Field(4, ge=1, le=1000)
+    stall_timeout_s: float = Field(10.0, gt=0, description="a stage busy longer than this puts Error")
+    model_load_timeout_s: float = Field(60.0, gt=0)
+
+
+class StationInfo(_Strict):
+    name: str = "station-1"
+    line: str = ""
+
+
+class StationConfig(_Strict):
+    station: StationInfo = StationInfo()
+    state_dir: Path = Path("var")
+    source: SourceConfig = SyntheticSourceConfig()
+    trigger: TriggerConfig = TriggerConfig()
+    detector: DetectorConfig = DetectorConfig()
+    pipeline: PipelineConfig = PipelineConfig()
+    store: StoreConfig = StoreConfig()
+    recipes: dict[str, RecipeConfig] = Field(min_length=1)
+    active_recipe: str
+
+    @model_validator(mode="after")
+    def _active_exists(self) -> StationConfig:
+        if self.active_recipe not in self.recipes:
+            raise ValueError(
+                f"active_recipe: '{self.active_recipe}' is not one of the recipes ({', '.join(self.recipes)})"
+            )
+        return self
+
+
+_FRACTION_KEYS = {"min_conf", "defect_rate", "iou"}
+_UNION_KEYS = {"source", "roi"}
+
+
+def _format_errors(err: ValidationError, origin: str) -> str:
+    lines = [f"{origin}: {err.error_count()} problem(s)"]
+    for e in err.errors():
+        # drop the union tag pydantic puts in the path ("source.folder.path" -> "source.path")
+        loc = [str(p) for i, p in enumerate(e["loc"]) if not (i and e["loc"][i - 1] in _UNION_KEYS)]
+        path = ".".join(loc)
+        ctx = e.get("ctx") or {}
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (is it a typo?)"
+        elif e["type"] in ("greater_than_equal", "less_than_equal") and loc and loc[-1] in _FRACTION_KEYS:
+            # fractions (confidences, rates) read better as a range than as one bound
+            msg = "must be between 0 and 1"
+        elif e["type"] == "greater_than_equal":
+            msg = f"must be >= {ctx.get('ge')}"
+        elif e["type"] == "less_than_equal":
+            msg = f"must be <= {ctx.get('le')}"
+        elif e["type"] == "greater_than":
+            msg = f"must be > {ctx.get('gt')}"
+        lines.append(f"  {path}: {msg}" if path else f"  {msg}")
+    return "\n".join(lines)
+
+
+def parse_config(data: dict, origin: str = "config") -> StationConfig:
+    try:
+        return StationConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_errors(err, origin)) from None
+
+
+def load_config(path: str | Path) -> StationConfig:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    cfg = parse_config(data, str(path))
+    return resolve_paths(cfg, path.parent)
+
+
+def resolve_paths(cfg: StationConfig, base: Path) -> StationConfig:
+    """Relative paths in a config file are relative to that file, not to the working directory."""
+    updates: dict = {}
+    if not cfg.state_dir.is_absolute():
+        updates["state_dir"] = (base / cfg.state_dir).resolve()
+    if isinstance(cfg.source, FolderSourceConfig) and not cfg.source.path.is_absolute():
+        updates["source"] = cfg.source.model_copy(update={"path": (base / cfg.source.path).resolve()})
+    recipes = {}
+    for name, r in cfg.recipes.items():
+        p = Path(r.model)
+        recipes[name] = r if p.is_absolute() else r.model_copy(update={"model": str((base / p).resolve())})
+    updates["recipes"] = recipes
+    return cfg.model_copy(update=updates)

@@ -1,0 +1,99 @@
+"""A local control channel for a running station: software triggers and recipe switches from the CLI.
+
+The station listens on a Unix socket in its state directory (``var/station.sock``), so only users who
+can write there can drive it. One JSON object per line in, one per line out:
+``{"cmd": "trigger", "part_id": "A-17"}``, ``{"cmd": "recipe", "name": "pcb-b", "who": "alice"}``,
+``{"cmd": "reset"}``, ``{"cmd": "status"}``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import socketserver
+import threading
+from pathlib import Path
+from typing import Any
+
+from inspect_app.station import NotRunning, Station
+
+log = logging.getLogger(__name__)
+
+SOCKET_NAME = "station.sock"
+
+
+def handle(station: Station, request: dict[str, Any]) -> dict[str, Any]:
+    cmd = request.get("cmd")
+    try:
+        if cmd == "trigger":
+            req = station.trigger(request.get("part_id"), source="software")
+            return {"ok": True, "part_id": req.part_id, "trigger_id": req.trigger_id}
+        if cmd == "recipe":
+            station.set_recipe(str(request["name"]), who=str(request.get("who", "cli")))
+            return {"ok": True, "recipe": station.recipe}
+        if cmd == "reset":
+            return {"ok": station.reset(who=str(request.get("who", "cli"))), "state": str(station.state)}
+        if cmd == "status":
+            return {
+                "ok": True,
+                "state": str(station.state),
+                "error_code": station.error_code,
+                "recipe": station.recipe,
+                "recipes": station.recipes,
+                "counters": station.counters,
+            }
+    except (KeyError, NotRunning) as exc:
+        return {"ok": False, "error": str(exc).strip("'\"")}
+    return {"ok": False, "error": f"unknown command {cmd!r}"}
+
+
+class ControlServer:
+    def __init__(self, station: Station, path: Path) -> None:
+        self.station = station
+        self.path = path
+        self._server: socketserver.UnixStreamServer | None = None
+
+    def start(self) -> None:
+        station = self.station
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                for line in self.rfile:
+                    try:
+                        reply = handle(station, json.loads(line))
+                    except (ValueError, TypeError) as exc:
+                        reply = {"ok": False, "error": f"bad request: {exc}"}
+                    self.wfile.write(json.dumps(reply).encode() + b"\n")
+
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()  # a socket left by a killed station
+        self._server = socketserver.ThreadingUnixStreamServer(str(self.path), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, name="control", daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+
+
+def send(state_dir: Path, request: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+    path = Path(state_dir) / SOCKET_NAME
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(str(path))
+        except (FileNotFoundError, ConnectionRefusedError):
+            return {"ok": False, "error": f"no station running with state dir {state_dir} ({path} absent)"}
+        sock.sendall(json.dumps(request).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return json.loads(data) if data else {"ok": False, "error": "station closed the connection"}

@@ -1,0 +1,62 @@
+"""The zero-configuration demo: synthetic camera, the bundled default model, SQLite under ``var/``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from inspect_app.config import StationConfig, parse_config
+
+REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
+
+
+def models_root() -> Path:
+    return Path(os.environ.get("INSPECT_APP_MODELS", REPO_MODELS))
+
+
+def default_model_dir(root: Path | None = None) -> Path:
+    """The release named in ``models/default.json`` (written by ``inspect-app models promote``)."""
+    root = root or models_root()
+    pointer = root / "default.json"
+    try:
+        release = json.loads(pointer.read_text())["release"]
+    except (OSError, ValueError, KeyError):
+        return root / "missing-default-release"  # load_release will say clearly what is missing
+    return root / release
+
+
+def demo_config(state_dir: Path = Path("var"), model_dir: Path | None = None) -> StationConfig:
+    model = str((model_dir or default_model_dir()).resolve())
+    return parse_config(
+        {
+            "station": {"name": "demo-station", "line": "demo"},
+            "state_dir": str(Path(state_dir).resolve()),
+            "source": {
+                "kind": "synthetic",
+                "style": "pcb",
+                "width": 640,
+                "height": 640,
+                "seed": 7,
+                "defect_rate": 0.3,
+            },
+            "trigger": {"mode": "free_run", "rate_hz": 5.0},
+            "detector": {"backend": "openvino", "threads": 2},
+            "store": {"save_pass_every": 20},
+            "recipes": {
+                "pcb-demo": {
+                    "model": model,
+                    "description": "synthetic PCB, any defect fails",
+                    "min_conf": 0.4,
+                },
+                "pcb-lenient": {
+                    "model": model,
+                    "description": "allows one pit; scratches need conf 0.6",
+                    "min_conf": 0.4,
+                    "classes": {"pit": {"max_count": 1}, "scratch": {"min_conf": 0.6}},
+                },
+            },
+            "active_recipe": "pcb-demo",
+        },
+        origin="demo defaults",
+    )

@@ -1,0 +1,231 @@
+"""The stage workers: acquire -> detect (+ decide) -> record -> signal, each in its own thread.
+
+Decide runs in the detect worker: it takes microseconds, and a queue hop would cost more than it does.
+It is still its own stage class (``RecipeRules``) with its own timestamp. Record is the store's writer
+thread; signal runs only after the row is committed. See ``stages.py`` for the back-pressure policy.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from inspect_app.protocols import CorruptFrame, Detector, FrameSource, SourceError, SourceExhausted
+from inspect_app.rules import RecipeRules, not_inspected
+from inspect_app.stages import StageMonitor, StageTimes
+from inspect_app.types import Decision, Frame, Inspection, PartRequest
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Acquired:
+    request: PartRequest
+    frame: Frame
+    acquired_mono: float
+
+
+class PipelineHost:
+    """What the workers need from the station (kept narrow so workers are testable on their own)."""
+
+    station_name: str
+    submit: Callable[[Inspection], None]
+    rules_for: Callable[[str], RecipeRules]
+    detector_for: Callable[[str], Detector]
+    iou: float
+    may_inspect: Callable[[], str | None]  # None, or the error code that stops inspection
+    on_source_error: Callable[[SourceError], None]
+    on_source_ok: Callable[[], None]
+    on_source_exhausted: Callable[[str], None]
+    on_frame_corrupt: Callable[[CorruptFrame], None]
+    on_detector_error: Callable[[str, Exception], None]
+
+
+def make_inspection(
+    host: PipelineHost,
+    request: PartRequest,
+    decision: Decision,
+    *,
+    frame: Frame | None = None,
+    detections: tuple = (),
+    timings: dict[str, float] | None = None,
+    model: Detector | None = None,
+    origin: str | None = None,
+) -> Inspection:
+    now = time.monotonic()
+    return Inspection(
+        part_id=request.part_id,
+        trigger_id=request.trigger_id,
+        trigger_source=request.trigger_source,
+        station=host.station_name,
+        recipe=request.recipe,
+        model_id=model.info.model_id if model else None,
+        model_sha256=model.info.sha256 if model else None,
+        decision=decision,
+        detections=detections,
+        timings_ms=timings or {"total": (now - request.requested_mono) * 1000},
+        frame_id=frame.frame_id if frame else None,
+        captured_at=frame.captured_at if frame else request.requested_at,
+        source=frame.source if frame else "",
+        image=frame.image if frame else None,
+        origin=origin or (frame.origin if frame else None),
+    )
+
+
+class AcquireWorker:
+    """Turns part requests (triggers or free-run ticks) into frames, or into NOT_INSPECTED records."""
+
+    def __init__(
+        self, host: PipelineHost, source: FrameSource, read_timeout: float, detect_alive: Callable[[], bool]
+    ) -> None:
+        self.host = host
+        self.detect_alive = detect_alive
+        self.source = source
+        self.read_timeout = read_timeout
+        self.monitor = StageMonitor("acquire")
+        self.out: queue.Queue = queue.Queue()  # replaced by the station with a bounded queue
+        self.source_open = False
+        self._retry_at = 0.0
+        self._backoff = 0.5
+        self.exhausted = False
+
+    def ensure_open(self) -> bool:
+        if self.source_open:
+            return True
+        if time.monotonic() < self._retry_at:
+            return False
+        try:
+            self.source.open()
+        except SourceError as exc:
+            self._retry_at = time.monotonic() + self._backoff
+            self._backoff = min(self._backoff * 2, 10.0)
+            self.host.on_source_error(exc)
+            return False
+        self.source_open = True
+        self._backoff = 0.5
+        self.host.on_source_ok()
+        return True
+
+    def process(self, request: PartRequest, stop: threading.Event) -> None:
+        """One part: never returns without handing it on (to detect) or recording it."""
+        host = self.host
+        self.monitor.begin(request.part_id)
+        try:
+            blocked = host.may_inspect()
+            if blocked:
+                self._record(request, blocked, f"station not operational ({blocked})")
+                return
+            if self.exhausted:
+                self._record(request, "SOURCE_EXHAUSTED", "the image source has no more frames")
+                return
+            if not self.ensure_open():
+                self._record(request, "CAMERA_ERROR", "camera not connected")
+                return
+            try:
+                frame = self.source.read(self.read_timeout)
+            except CorruptFrame as exc:
+                host.on_frame_corrupt(exc)
+                self._record(request, "IMAGE_CORRUPT", str(exc), origin=exc.origin)
+                return
+            except SourceExhausted as exc:
+                self.exhausted = True
+                host.on_source_exhausted(str(exc))
+                if request.trigger_source != "free_run":
+                    self._record(request, "SOURCE_EXHAUSTED", str(exc))
+                return
+            except SourceError as exc:
+                # sources that reconnect by themselves (OpenCV) stay open; others are reopened with backoff
+                self.source_open = getattr(self.source, "reconnects_itself", False)
+                host.on_source_error(exc)
+                self._record(request, "CAMERA_ERROR", str(exc))
+                return
+            host.on_source_ok()
+            item = Acquired(request, frame, time.monotonic())
+            while True:  # blocking put that still notices a stop
+                try:
+                    self.out.put(item, timeout=0.2)
+                    return
+                except queue.Full:
+                    if stop.is_set() and not self.detect_alive():
+                        self._record(request, "SHUTDOWN", "station stopped before inspection", frame=frame)
+                        return
+        finally:
+            self.monitor.end()
+
+    def _record(
+        self,
+        request: PartRequest,
+        code: str,
+        message: str,
+        *,
+        frame: Frame | None = None,
+        origin: str | None = None,
+    ) -> None:
+        self.host.submit(
+            make_inspection(self.host, request, not_inspected(code, message), frame=frame, origin=origin)
+        )
+
+
+class DetectWorker:
+    """Runs the recipe's model and rules on each acquired frame and submits the inspection."""
+
+    def __init__(self, host: PipelineHost, inbox: queue.Queue) -> None:
+        self.host = host
+        self.inbox = inbox
+        self.monitor = StageMonitor("detect")
+
+    def run(self) -> None:
+        while True:
+            item = self.inbox.get()
+            if item is _STOP:
+                return
+            self.process(item)
+
+    def process(self, item: Acquired) -> None:
+        host, request, frame = self.host, item.request, item.frame
+        self.monitor.begin(request.part_id)
+        try:
+            started = time.monotonic()
+            model = None
+            try:
+                rules = host.rules_for(request.recipe)
+                model = host.detector_for(request.recipe)
+                detections = tuple(model.detect(frame.image, conf=rules.detector_conf, iou=host.iou))
+                detected = time.monotonic()
+                decision = rules.decide(detections, frame.image.shape[:2])
+            except Exception as exc:  # stage boundary: any model failure becomes a recorded NOT_INSPECTED
+                log.exception("inference failed on part %s", request.part_id)
+                host.on_detector_error(request.part_id, exc)
+                msg = f"inference failed: {type(exc).__name__}: {exc}"
+                host.submit(
+                    make_inspection(
+                        host, request, not_inspected("DETECTOR_ERROR", msg), frame=frame, model=model
+                    )
+                )
+                return
+            times = StageTimes(
+                request.requested_mono, item.acquired_mono, started, detected, time.monotonic()
+            )
+            host.submit(
+                make_inspection(
+                    host,
+                    request,
+                    decision,
+                    frame=frame,
+                    detections=detections,
+                    timings=times.as_ms(),
+                    model=model,
+                )
+            )
+        finally:
+            self.monitor.end()
+
+
+def stop_marker() -> object:
+    return _STOP

@@ -1,0 +1,437 @@
+"""The station: the runtime's public API.
+
+``Station(config).start()`` loads and verifies every recipe's model, opens the results store, starts the
+stage threads and the supervisor, and goes Operational. The UI and the PLC link use only this class:
+``trigger()``, ``set_recipe()``, ``reset()``, ``stop()``, ``state``, ``counters`` and the listeners.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from inspect_app.config import StationConfig
+from inspect_app.pipeline import AcquireWorker, DetectWorker, PipelineHost, make_inspection, stop_marker
+from inspect_app.protocols import CorruptFrame, Detector, FrameSource, ResultStore, SourceError
+from inspect_app.rules import RecipeError, RecipeRules, not_inspected
+from inspect_app.sources.pacing import Pacer
+from inspect_app.state import StateMachine, StationState
+from inspect_app.supervisor import Supervisor
+from inspect_app.types import CommittedInspection, Inspection, PartRequest, Severity, StatusEvent, Verdict
+
+log = logging.getLogger(__name__)
+
+ResultListener = Callable[[CommittedInspection], None]
+EventListener = Callable[[StatusEvent], None]
+
+
+class StartupError(RuntimeError):
+    """The station cannot start (bad model, bad recipe, unwritable state dir); the message says why."""
+
+
+class NotRunning(RuntimeError):
+    pass
+
+
+class Station(PipelineHost):
+    def __init__(
+        self,
+        config: StationConfig,
+        *,
+        source: FrameSource | None = None,
+        detectors: dict[str, Detector] | None = None,
+        store: ResultStore | None = None,
+        max_parts: int | None = None,
+    ) -> None:
+        self.config = config
+        self.station_name = config.station.name
+        self.iou = config.detector.iou
+        self.state_dir = Path(config.state_dir)
+        self._source = source
+        self._detectors: dict[str, Detector] = dict(detectors or {})
+        self._store = store
+        self._max_parts = max_parts
+        self._sm = StateMachine(self._on_state_change)
+        self._rules: dict[str, RecipeRules] = {}
+        self._recipe = config.active_recipe
+        self._recipe_lock = threading.Lock()
+        self._result_listeners: list[ResultListener] = []
+        self._event_listeners: list[EventListener] = []
+        self._signal_q: queue.Queue = queue.Queue()
+        self._triggers: queue.Queue[PartRequest] = queue.Queue(maxsize=config.trigger.queue_size)
+        self._detect_q: queue.Queue = queue.Queue(maxsize=config.pipeline.detect_queue)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._trigger_seq = 0
+        self._seq_lock = threading.Lock()
+        self._session = time.strftime("%y%m%d%H%M%S")
+        self._done = threading.Condition()
+        self._counters = {"total": 0, "pass": 0, "fail": 0, "not_inspected": 0, "missed_triggers": 0}
+        self.last_result: CommittedInspection | None = None
+        self.finished = threading.Event()  # a finite source ran out, or max_parts were requested
+        self.heartbeat = 0
+        self.acquire: AcquireWorker | None = None
+        self.detect: DetectWorker | None = None
+        self.supervisor: Supervisor | None = None
+        self._camera_error: str | None = None
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def state(self) -> StationState:
+        return self._sm.state
+
+    @property
+    def error_code(self) -> str | None:
+        return self._sm.error_code
+
+    @property
+    def recipe(self) -> str:
+        return self._recipe
+
+    @property
+    def recipes(self) -> list[str]:
+        return list(self.config.recipes)
+
+    @property
+    def counters(self) -> dict[str, float]:
+        with self._done:
+            c = dict(self._counters)
+        decided = c["pass"] + c["fail"]
+        c["yield_pct"] = round(100.0 * c["pass"] / decided, 2) if decided else 0.0
+        return c
+
+    def models(self) -> dict[str, Detector]:
+        return dict(self._detectors)
+
+    def add_result_listener(self, listener: ResultListener) -> None:
+        """Called on the signal thread for every result after its DB commit. Must not block."""
+        self._result_listeners.append(listener)
+
+    def add_event_listener(self, listener: EventListener) -> None:
+        self._event_listeners.append(listener)
+
+    def start(self) -> None:
+        self._sm.to(StationState.PREOPERATIONAL, "start requested")
+        try:
+            self._prepare()
+        except StartupError as exc:
+            self._emit("state", Severity.ERROR, f"start failed: {exc}")
+            self._sm.to(StationState.HALTED, "start failed")
+            self._close_resources()
+            raise
+        self._start_threads()
+        mode = self.config.trigger.mode
+        self._sm.to(StationState.CONTINUOUS if mode == "free_run" else StationState.READY, "started")
+
+    def trigger(self, part_id: str | None = None, source: str = "software") -> PartRequest:
+        """Ask for one part to be inspected. Never drops it: if it cannot be queued it is recorded
+        NOT_INSPECTED (OVERRUN) and counted as a missed trigger."""
+        if self._stop.is_set() or self.state in (StationState.HALTED, StationState.PREOPERATIONAL):
+            raise NotRunning(f"station is {self.state}; start it before triggering")
+        request = self._new_request(source, part_id)
+        try:
+            self._triggers.put_nowait(request)
+        except queue.Full:
+            with self._done:
+                self._counters["missed_triggers"] += 1
+            self._emit(
+                "trigger",
+                Severity.WARNING,
+                f"trigger overrun: part {request.part_id} not inspected",
+                part_id=request.part_id,
+            )
+            self.submit(make_inspection(self, request, not_inspected("OVERRUN", "trigger queue full")))
+        return request
+
+    def set_recipe(self, name: str, who: str = "api") -> None:
+        """Switch recipe; takes effect on the next part and is recorded."""
+        if name not in self.config.recipes:
+            raise KeyError(f"unknown recipe {name!r}; known: {', '.join(self.config.recipes)}")
+        with self._recipe_lock:
+            old, self._recipe = self._recipe, name
+        if old != name:
+            self._emit(
+                "recipe", Severity.INFO, f"recipe {old} -> {name} by {who}", old=old, new=name, who=who
+            )
+
+    def reset(self, who: str = "api") -> bool:
+        """Clear Error (the operator's acknowledge). Refused while the cause is still there."""
+        if self.state != StationState.ERROR:
+            return False
+        if self._camera_error:
+            return False
+        if self.supervisor and self.supervisor.problem():
+            return False
+        target = StationState.CONTINUOUS if self.config.trigger.mode == "free_run" else StationState.READY
+        self._sm.to(target, f"reset by {who}")
+        return True
+
+    def wait_for_results(self, n: int, timeout: float) -> bool:
+        """Block until ``n`` results have been committed in total (or timeout)."""
+        deadline = time.monotonic() + timeout
+        with self._done:
+            while self._counters["total"] < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._done.wait(left)
+        return True
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Graceful stop: finish queued parts, flush every result to the DB, then halt."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        acq = self._thread("acquire")
+        if acq:
+            acq.join(max(0.1, deadline - time.monotonic()))
+        self._put_detect_stop(deadline)
+        det = self._thread("detect")
+        if det:
+            det.join(max(0.1, deadline - time.monotonic()))
+        self._record_leftovers()
+        if self._store is not None:
+            self._store.close(max(1.0, deadline - time.monotonic()))
+        self._signal_q.put(stop_marker())
+        sig = self._thread("signal")
+        if sig:
+            sig.join(max(0.1, deadline - time.monotonic()))
+        if self.supervisor:
+            self.supervisor.stop()
+        self._close_resources()
+        if self.state != StationState.HALTED:
+            self._sm.to(StationState.HALTED, "stopped")
+
+    # ------------------------------------------------------------------ start-up
+    def _prepare(self) -> None:
+        from inspect_app.builders import build_detectors, build_source, build_store
+
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StartupError(f"state directory {self.state_dir}: {exc.strerror}") from None
+        if self._store is None:
+            self._store = build_store(self.config, self._emit_store_event)
+        self._store.add_commit_listener(self._on_commit)
+        self._store.start()
+        if not self._detectors:
+            self._detectors = build_detectors(self.config)
+        for name, recipe in self.config.recipes.items():
+            try:
+                self._rules[name] = RecipeRules(name, recipe, self._detectors[recipe.model].info.names)
+            except RecipeError as exc:
+                raise StartupError(str(exc)) from None
+        if self._source is None:
+            self._source = build_source(self.config)
+        self.acquire = AcquireWorker(self, self._source, self._read_timeout(), self._detect_alive)
+        self.acquire.out = self._detect_q
+        self.detect = DetectWorker(self, self._detect_q)
+        self.supervisor = Supervisor(self, self.config.pipeline.stall_timeout_s)
+        self._emit("state", Severity.INFO, f"models loaded: {', '.join(sorted(self._model_ids()))}")
+
+    def _model_ids(self) -> set[str]:
+        return {d.info.model_id for d in self._detectors.values()}
+
+    def _read_timeout(self) -> float:
+        return float(getattr(self.config.source, "read_timeout_s", 5.0))
+
+    def _start_threads(self) -> None:
+        assert self.acquire and self.detect and self.supervisor
+        for name, target in (
+            ("acquire", self._acquire_loop),
+            ("detect", self.detect.run),
+            ("signal", self._signal_loop),
+        ):
+            t = threading.Thread(target=target, name=f"station-{name}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        self.supervisor.start([self.acquire.monitor, self.detect.monitor])
+
+    def _thread(self, name: str) -> threading.Thread | None:
+        return next((t for t in self._threads if t.name == f"station-{name}"), None)
+
+    def _detect_alive(self) -> bool:
+        t = self._thread("detect")
+        return bool(t and t.is_alive())
+
+    # ------------------------------------------------------------------ workers
+    def _new_request(self, source: str, part_id: str | None = None) -> PartRequest:
+        with self._seq_lock:
+            self._trigger_seq += 1
+            seq = self._trigger_seq
+        return PartRequest(
+            part_id=part_id or f"{self._session}-{seq:06d}",
+            trigger_id=seq,
+            trigger_source=source,
+            requested_at=time.time(),
+            requested_mono=time.monotonic(),
+            recipe=self._recipe,
+        )
+
+    def _acquire_loop(self) -> None:
+        assert self.acquire is not None
+        acq = self.acquire
+        acq.ensure_open()
+        if self.config.trigger.mode == "free_run":
+            pacer = Pacer(self.config.trigger.rate_hz)
+            issued = 0
+            while not self._stop.is_set() and not acq.exhausted:
+                if self._max_parts is not None and issued >= self._max_parts:
+                    self.finished.set()
+                    break
+                pacer.wait()
+                if not acq.ensure_open():
+                    self._stop.wait(0.2)
+                    continue
+                issued += 1
+                acq.process(self._new_request("free_run"), self._stop)
+        # triggered parts (also in free-run: a software trigger is always honoured)
+        while True:
+            try:
+                request = self._triggers.get(timeout=0.1)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return
+                if not acq.source_open:
+                    acq.ensure_open()
+                continue
+            acq.process(request, self._stop)
+
+    def _put_detect_stop(self, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            try:
+                self._detect_q.put(stop_marker(), timeout=0.2)
+                return
+            except queue.Full:
+                if not self._detect_alive():
+                    return
+
+    def _record_leftovers(self) -> None:
+        """Parts still queued when a stuck stage outlived the stop timeout: recorded, not lost."""
+        for q, code in ((self._detect_q, "SHUTDOWN"), (self._triggers, "SHUTDOWN")):
+            while True:
+                try:
+                    item = q.get_nowait()
+                except queue.Empty:
+                    break
+                if item is stop_marker():
+                    continue
+                request = getattr(item, "request", item)
+                frame = getattr(item, "frame", None)
+                self.submit(
+                    make_inspection(
+                        self, request, not_inspected(code, "station stopped before inspection"), frame=frame
+                    )
+                )
+
+    def _signal_loop(self) -> None:
+        while True:
+            item = self._signal_q.get()
+            if item is stop_marker():
+                return
+            listeners = (
+                self._result_listeners if isinstance(item, CommittedInspection) else self._event_listeners
+            )
+            for listener in list(listeners):
+                try:
+                    listener(item)
+                except Exception:  # stage boundary: one broken sink must not stop the others
+                    log.exception("signal listener %r failed", listener)
+
+    # ------------------------------------------------------------------ PipelineHost callbacks
+    def submit(self, inspection: Inspection) -> None:
+        assert self._store is not None
+        self._store.submit(inspection)
+
+    def rules_for(self, recipe: str) -> RecipeRules:
+        return self._rules[recipe]
+
+    def detector_for(self, recipe: str) -> Detector:
+        return self._detectors[self.config.recipes[recipe].model]
+
+    def may_inspect(self) -> str | None:
+        if self.state == StationState.ERROR and not self._camera_error:
+            return self.error_code or "STATION_ERROR"
+        return None
+
+    def on_source_error(self, exc: SourceError) -> None:
+        first = self._camera_error is None
+        self._camera_error = exc.code
+        if first:
+            self._emit("source", Severity.ERROR, str(exc), code=exc.code)
+        self.go_error("CAMERA_ERROR", str(exc))
+
+    def on_source_ok(self) -> None:
+        if self._camera_error is None:
+            return
+        self._camera_error = None
+        self._emit("source", Severity.INFO, "camera delivering frames again")
+        if self.state == StationState.ERROR and self.error_code == "CAMERA_ERROR":
+            self.reset(who="camera recovery")
+
+    def on_source_exhausted(self, message: str) -> None:
+        self._emit("source", Severity.INFO, message)
+        if self.state == StationState.CONTINUOUS:
+            self._sm.to(StationState.READY, "source exhausted")
+        self.finished.set()
+
+    def on_frame_corrupt(self, exc: CorruptFrame) -> None:
+        self._emit("source", Severity.WARNING, f"corrupt image: {exc}", origin=exc.origin)
+
+    def on_detector_error(self, part_id: str, exc: Exception) -> None:
+        self._emit("detector", Severity.ERROR, f"inference failed on part {part_id}: {exc}", part_id=part_id)
+
+    def go_error(self, code: str, why: str) -> None:
+        if self.state.operational:
+            self._sm.to(StationState.ERROR, why, error_code=code)
+
+    # ------------------------------------------------------------------ events and results
+    def _emit(self, kind: str, severity: Severity, message: str, **payload: object) -> None:
+        event = StatusEvent(kind=kind, severity=severity, message=message, payload=dict(payload))
+        log.log(logging.ERROR if severity == Severity.ERROR else logging.INFO, "[%s] %s", kind, message)
+        if self._store is not None and not getattr(self._store, "closed", False):
+            try:
+                self._store.record_event(event)
+            except RuntimeError:
+                log.warning("event not stored (store closed): %s", message)
+        self._signal_q.put(event)
+
+    def _emit_store_event(self, event: StatusEvent) -> None:
+        """The store's own alarms (disk full, DB errors) join the station's event stream."""
+        log.log(
+            logging.ERROR if event.severity == Severity.ERROR else logging.INFO,
+            "[%s] %s",
+            event.kind,
+            event.message,
+        )
+        self._signal_q.put(event)
+
+    def _on_state_change(self, old: StationState, new: StationState, why: str) -> None:
+        sev = Severity.ERROR if new == StationState.ERROR else Severity.INFO
+        self._emit(
+            "state", sev, f"{old} -> {new}: {why}", old=str(old), new=str(new), error_code=self._sm.error_code
+        )
+
+    def _on_commit(self, committed: CommittedInspection) -> None:
+        verdict = committed.inspection.verdict
+        key = {Verdict.PASS: "pass", Verdict.FAIL: "fail", Verdict.NOT_INSPECTED: "not_inspected"}[verdict]
+        with self._done:
+            self._counters["total"] += 1
+            self._counters[key] += 1
+            self.last_result = committed
+            self._done.notify_all()
+        self._signal_q.put(committed)
+
+    def _close_resources(self) -> None:
+        if self._source is not None:
+            try:
+                self._source.close()
+            except Exception:  # closing a dead camera must not hide the real problem
+                log.exception("closing source failed")
+        for det in self._detectors.values():
+            det.close()
