@@ -43,7 +43,7 @@ def build_store(config: StationConfig, on_event: Callable[[StatusEvent], None]) 
     from inspect_app.store import ImageArchive, SqliteResultStore
 
     state = Path(config.state_dir)
-    images = ImageArchive(state / config.store.images_dir, config.store)
+    images = ImageArchive(state / config.store.images_dir, config.store, base=state)
     store = SqliteResultStore(state / config.store.db, images, config.store, station=config.station.name)
     store.add_event_listener(on_event)
     return store
