@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from inspect_app.config import ConfigError, StationConfig, load_config
@@ -80,7 +81,33 @@ def build_parser() -> argparse.ArgumentParser:
     from inspect_app.store.reports import add_results_arguments
 
     add_results_arguments(sub)
+    _add_optional_commands(sub)
     return p
+
+
+def _add_optional_commands(sub: argparse._SubParsersAction) -> None:
+    """Commands of the other packages (PLC link, operator window, training) are plugins, found through
+    the ``inspect_app.commands`` entry points: the station runtime never imports ``ui`` or Lightning."""
+    from importlib.metadata import entry_points
+
+    for ep in sorted(entry_points(group="inspect_app.commands"), key=lambda e: e.name):
+        try:
+            add_arguments = ep.load()
+        except ImportError as exc:  # that package's extras are not installed: its commands are absent
+            log.debug("commands of %s unavailable: %s", ep.name, exc)
+            continue
+        add_arguments(sub)
+
+
+def _frontend(name: str) -> Callable[..., int] | None:
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="inspect_app.frontends", name=name):
+        try:
+            return ep.load()
+        except ImportError as exc:
+            log.warning("the %s front end cannot be loaded: %s", name, exc)
+    return None
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -155,12 +182,10 @@ def _run_station(cfg: StationConfig, args: argparse.Namespace) -> int:
 
     configure_offline(cfg.state_dir)
     if not args.headless and _has_display():
-        try:
-            from ui.app import run_gui  # the operator window (optional until the UI ships)
-        except ImportError:
-            log.info("no operator window available; running headless")
-        else:
+        run_gui = _frontend("gui")  # the operator window, a plugin (see pyproject's entry points)
+        if run_gui is not None:
             return run_gui(cfg, max_parts=args.max_parts)
+        log.info("no operator window available; running headless")
     from inspect_app.headless import run_headless
 
     return run_headless(cfg, max_parts=args.max_parts)
