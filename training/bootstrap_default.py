@@ -23,12 +23,18 @@ REPO = Path(__file__).resolve().parent.parent
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n", type=int, default=2000, help="synthetic training images (80/10/10 split)")
+    p.add_argument(
+        "--spec",
+        type=Path,
+        default=REPO / "datasets" / "synth-pcb.toml",
+        help="generator spec of the training data (write_dataset's arguments)",
+    )
+    p.add_argument("--n", type=int, default=None, help="override the spec's image count")
     p.add_argument("--test-n", type=int, default=310, help="fresh test images (different seed)")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--imgsz", type=int, default=320)
     p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0, help="training seed")
     p.add_argument("--test-seed", type=int, default=999)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--name", default="synth-pcb")
@@ -37,11 +43,17 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     configure_offline(args.state_dir)
+    import tomllib
+
     from inspect_app.synth.dataset import write_dataset
 
+    spec = tomllib.loads(args.spec.read_text())
+    if args.n:
+        spec["n"] = args.n
+    spec["splits"] = tuple(spec.get("splits", (0.8, 0.1, 0.1)))
     data_root = args.state_dir / "datasets"
     train = write_dataset(
-        data_root / f"synth-pcb-s{args.seed}-n{args.n}", n=args.n, seed=args.seed, overwrite=True
+        data_root / f"{args.spec.stem}-s{spec['seed']}-n{spec['n']}", overwrite=True, **spec
     )
     test = write_dataset(
         data_root / f"synth-pcb-s{args.test_seed}-test",
@@ -120,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             "batch": args.batch,
             "seed": args.seed,
             "images": train.images,
-            "generator": {"style": "pcb", "seed": args.seed, "n": args.n},
+            "generator": {**spec, "spec": args.spec.name},
             "train_seconds": round(train_s),
         },
     )

@@ -1,0 +1,120 @@
+"""Decode the raw YOLO output, NMS, and map boxes back to the camera image (numpy only).
+
+Mirrors ``ultralytics.utils.nms.non_max_suppression`` (single label per box, class-aware through a per-class
+coordinate offset, strict ``>`` thresholds, ``max_nms`` pre-NMS cap, ``max_det`` cap) and
+``ops.scale_boxes`` + ``clip_boxes``, in float32 like the torch code, so our detections equal ultralytics'
+to float rounding. ``ArrayDetector`` ties pre-processing, one runtime call and this together for the ONNX
+backends.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from inspect_app.detector.preprocess import Letterbox, preprocess
+from inspect_app.model_release import ModelError
+from inspect_app.protocols import ModelInfo
+from inspect_app.types import Detection
+
+MAX_DET = 300
+MAX_NMS = 30000
+MAX_WH = 7680  # ultralytics' class offset; it must match, the offset changes float32 rounding of the IoU
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_thres: float) -> np.ndarray:
+    """Greedy NMS like torchvision's CPU kernel: highest score first, suppress IoU > threshold."""
+    order = np.argsort(-scores, kind="stable")
+    x1, y1, x2, y2 = (boxes[:, i] for i in range(4))
+    areas = (x2 - x1) * (y2 - y1)
+    keep: list[int] = []
+    zero = np.float32(0.0)
+    while order.size:
+        i = order[0]
+        keep.append(int(i))
+        rest = order[1:]
+        w = np.maximum(zero, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]))
+        h = np.maximum(zero, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]))
+        inter = w * h
+        iou = inter / (areas[i] + areas[rest] - inter)
+        order = rest[~(iou > iou_thres)]  # NaN (zero-area pairs) keeps the box, as in torchvision
+    return np.asarray(keep, dtype=np.int64)
+
+
+def decode(
+    pred: np.ndarray, conf: float, iou: float, nc: int, max_det: int = MAX_DET, max_nms: int = MAX_NMS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """[1, 4+nc, N] (cx, cy, w, h, class scores) -> xyxy boxes, scores, class ids in network-input pixels."""
+    if pred.ndim != 3 or pred.shape[0] != 1 or pred.shape[1] != 4 + nc:
+        raise ModelError(f"model output has shape {list(pred.shape)}, expected [1, {4 + nc}, N]")
+    x = pred[0].astype(np.float32, copy=False).T  # (N, 4+nc)
+    cls = x[:, 4:]
+    best = cls.max(axis=1)
+    cand = best > conf
+    if not cand.any():
+        empty = np.zeros((0,), np.float32)
+        return np.zeros((0, 4), np.float32), empty, np.zeros((0,), np.int64)
+    x = x[cand]
+    scores = best[cand]
+    classes = cls[cand].argmax(axis=1)
+    xy, wh = x[:, :2], x[:, 2:4] / np.float32(2.0)
+    boxes = np.concatenate((xy - wh, xy + wh), axis=1)
+    if scores.shape[0] > max_nms:
+        top = np.argsort(-scores, kind="stable")[:max_nms]
+        boxes, scores, classes = boxes[top], scores[top], classes[top]
+    offset = classes.astype(np.float32)[:, None] * np.float32(MAX_WH)
+    keep = nms(boxes + offset, scores, iou)[:max_det]
+    return boxes[keep], scores[keep], classes[keep]
+
+
+def scale_boxes(boxes: np.ndarray, lb: Letterbox) -> np.ndarray:
+    """Network-input xyxy -> original-image xyxy, clipped to the image (in place, float32)."""
+    gain_y, gain_x = lb.gain
+    pad_x, pad_y = lb.pad
+    boxes[:, [0, 2]] -= pad_x
+    boxes[:, [1, 3]] -= pad_y
+    boxes[:, [0, 2]] /= gain_x
+    boxes[:, [1, 3]] /= gain_y
+    h, w = lb.orig_shape
+    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+    return boxes
+
+
+def postprocess(
+    pred: np.ndarray, lb: Letterbox, conf: float, iou: float, names: tuple[str, ...]
+) -> list[Detection]:
+    boxes, scores, classes = decode(pred, conf, iou, len(names))
+    boxes = scale_boxes(boxes, lb)
+    return [
+        Detection(int(c), names[int(c)], float(s), (float(b[0]), float(b[1]), float(b[2]), float(b[3])))
+        for b, s, c in zip(boxes, scores, classes, strict=True)
+    ]
+
+
+def check_thresholds(conf: float, iou: float) -> None:
+    if not 0.0 <= conf <= 1.0:
+        raise ValueError(f"conf must be between 0 and 1, got {conf}")
+    if not 0.0 <= iou <= 1.0:
+        raise ValueError(f"iou must be between 0 and 1, got {iou}")
+
+
+class ArrayDetector:
+    """Shared detect() for runtimes that take a [1,3,h,w] float32 array and return [1, 4+nc, N]."""
+
+    info: ModelInfo
+
+    def _infer(self, blob: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def detect(self, image: np.ndarray, conf: float, iou: float) -> list[Detection]:
+        check_thresholds(conf, iou)
+        blob, lb = preprocess(image, self.info.imgsz)
+        return postprocess(self._infer(blob), lb, conf, iou, self.info.names)
+
+    def warmup(self) -> None:
+        """One inference on a grey frame: runtimes finish compiling and allocating on the first call."""
+        h, w = self.info.imgsz
+        self.detect(np.full((h, w, 3), 114, np.uint8), 0.99, 0.7)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,252 @@
+"""Model releases: a versioned directory with the exported model files and a manifest that pins them.
+
+Layout: ``models/<name>/<version>/{manifest.json, model.onnx, model.pt, ...}``. The station loads a release,
+not a loose file: the manifest says which classes the model predicts and at which input size, and the
+sha256 of every file, so a half-copied or swapped model is refused at start instead of silently producing
+wrong verdicts. This module must stay importable without torch (the station has none); ``onnx`` is
+imported only inside ``verify_onnx_shape``.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+SCHEMA = 1
+MANIFEST = "manifest.json"
+_CHUNK = 1 << 20  # 1 MiB reads: hashing speed is flat above ~64 KiB and memory stays constant
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_REQUIRED = ("schema", "name", "version", "created", "task", "imgsz", "stride", "names", "files")
+
+
+class ModelError(Exception):
+    """A model release that cannot be used; the message says what is wrong and where, for the operator."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    sha256: str
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    root: Path
+    name: str
+    version: str
+    created: str
+    task: str
+    imgsz: tuple[int, int]  # h, w
+    stride: int
+    names: tuple[str, ...]
+    files: Mapping[str, FileEntry]
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    train: Mapping[str, Any] = field(default_factory=dict)
+    data_fingerprint: str | None = None
+    parent: str | None = None
+    schema: int = SCHEMA
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.name}/{self.version}"
+
+    def file(self, name: str) -> Path:
+        if name not in self.files:
+            listed = ", ".join(sorted(self.files)) or "none"
+            raise ModelError(f"{self.root}: release has no file '{name}' (manifest lists: {listed})")
+        return self.root / name
+
+    def sha256(self, name: str) -> str:
+        self.file(name)
+        return self.files[name].sha256
+
+
+def sha256_file(path: str | Path) -> str:
+    """Streamed sha256, so a large model never has to fit in memory twice."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def file_entry(path: str | Path) -> dict[str, Any]:
+    """The manifest entry of one file (used by the release writer)."""
+    path = Path(path)
+    return {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+
+
+def load_release(path: str | Path, verify: Iterable[str] | None = None) -> Release:
+    """Read and check a release directory.
+
+    Every listed file must exist with its listed size. ``verify`` names the files whose sha256 is checked
+    (``None``: all of them); the station passes only the file it runs, because hashing a checkpoint it never
+    opens would only slow every start.
+    """
+    root = Path(path)
+    if not root.exists():
+        raise ModelError(f"model release not found: {root} does not exist")
+    if not root.is_dir():
+        raise ModelError(f"model release {root} is not a directory (expected models/<name>/<version>)")
+    manifest_path = root / MANIFEST
+    if not manifest_path.is_file():
+        raise ModelError(f"{root}: no {MANIFEST}; not a model release, or it was copied incompletely")
+    try:
+        raw = manifest_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{manifest_path}: cannot read manifest: {exc}") from None
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{manifest_path}: manifest is not valid JSON ({exc})") from None
+    release = _parse_manifest(root, manifest_path, data)
+
+    for name, entry in release.files.items():
+        p = root / name
+        if not p.is_file():
+            raise ModelError(f"{root}: file '{name}' listed in the manifest is missing")
+        size = p.stat().st_size
+        if size != entry.bytes:
+            raise ModelError(
+                f"{p}: size is {size} bytes but the manifest says {entry.bytes}; "
+                "the file is truncated or not the released one"
+            )
+    for name in release.files if verify is None else verify:
+        expected = release.sha256(name)
+        actual = sha256_file(root / name)
+        if actual != expected:
+            raise ModelError(
+                f"{root / name}: sha256 mismatch, file has {actual} but the manifest expects {expected}; "
+                "the file was modified or replaced after release"
+            )
+    return release
+
+
+def _parse_manifest(root: Path, manifest_path: Path, data: Any) -> Release:
+    where = str(manifest_path)
+    if not isinstance(data, dict):
+        raise ModelError(f"{where}: manifest must be a JSON object")
+    missing = [k for k in _REQUIRED if k not in data]
+    if missing:
+        raise ModelError(f"{where}: manifest is missing key(s): {', '.join(missing)}")
+    if data["schema"] != SCHEMA:
+        raise ModelError(f"{where}: manifest schema {data['schema']!r} is not supported (expected {SCHEMA})")
+    if data["task"] != "detect":
+        raise ModelError(f"{where}: task '{data['task']}' is not supported (only 'detect')")
+    for key in ("name", "version", "created"):
+        if not isinstance(data[key], str) or not data[key]:
+            raise ModelError(f"{where}: '{key}' must be a non-empty string")
+    imgsz = data["imgsz"]
+    if not (isinstance(imgsz, list) and len(imgsz) == 2 and all(_pos_int(v) for v in imgsz)):
+        raise ModelError(f"{where}: 'imgsz' must be [height, width] in pixels, got {imgsz!r}")
+    if not _pos_int(data["stride"]):
+        raise ModelError(f"{where}: 'stride' must be a positive integer, got {data['stride']!r}")
+    names = data["names"]
+    if not (isinstance(names, list) and names and all(isinstance(n, str) and n for n in names)):
+        raise ModelError(f"{where}: 'names' must be a non-empty list of class names")
+    if len(set(names)) != len(names):
+        raise ModelError(f"{where}: 'names' has duplicates: {names}")
+    files = data["files"]
+    if not isinstance(files, dict) or not files:
+        raise ModelError(f"{where}: 'files' must list at least one model file")
+    entries: dict[str, FileEntry] = {}
+    for fname, e in files.items():
+        # plain names only: a manifest must not make the station read files outside its release directory
+        if Path(fname).name != fname or fname in (".", "..", MANIFEST):
+            raise ModelError(f"{where}: file name '{fname}' is not allowed (must be a plain file name)")
+        if not (
+            isinstance(e, dict)
+            and isinstance(e.get("sha256"), str)
+            and _SHA256_RE.match(e["sha256"])
+            and isinstance(e.get("bytes"), int)
+            and e["bytes"] >= 0
+        ):
+            raise ModelError(f'{where}: files.{fname} must be {{"sha256": <64 hex>, "bytes": <int>}}')
+        entries[fname] = FileEntry(e["sha256"], e["bytes"])
+    for key in ("metrics", "train"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise ModelError(f"{where}: '{key}' must be an object")
+    return Release(
+        root=root,
+        name=data["name"],
+        version=data["version"],
+        created=data["created"],
+        task=data["task"],
+        imgsz=(int(imgsz[0]), int(imgsz[1])),
+        stride=int(data["stride"]),
+        names=tuple(names),
+        files=MappingProxyType(entries),
+        metrics=MappingProxyType(dict(data.get("metrics") or {})),
+        train=MappingProxyType(dict(data.get("train") or {})),
+        data_fingerprint=data.get("data_fingerprint"),
+        parent=data.get("parent"),
+        schema=data["schema"],
+    )
+
+
+def _pos_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
+def verify_onnx_shape(release: Release, file: str = "model.onnx") -> None:
+    """Check that the ONNX graph is the model the manifest describes.
+
+    A wrong input size would make the letterbox feed a shape the runtime rejects (or, for a dynamic model,
+    silently detect at another scale); wrong output channels mean another class list. Both are caught here
+    with a message, instead of as a runtime traceback on the first part.
+    """
+    import onnx  # station dependency, but only needed here
+
+    path = release.file(file)
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:
+        raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {exc})") from exc
+    graph = model.graph
+    if len(graph.input) < 1 or len(graph.output) < 1:
+        raise ModelError(f"{path}: ONNX graph has no inputs or outputs; not a detection model")
+    h, w = release.imgsz
+    in_dims = _dims(graph.input[0])
+    if in_dims != [1, 3, h, w]:
+        raise ModelError(
+            f"{path}: ONNX input shape is {_fmt(in_dims)} but the manifest imgsz needs [1, 3, {h}, {w}]; "
+            "re-export the model at the manifest's size"
+        )
+    out_dims = _dims(graph.output[0])
+    want = 4 + len(release.names)
+    if len(out_dims) != 3 or out_dims[1] != want:
+        raise ModelError(
+            f"{path}: ONNX output shape is {_fmt(out_dims)}, expected [1, {want}, N] for 4 box values + "
+            f"{len(release.names)} classes ({', '.join(release.names)}); the model and manifest disagree"
+        )
+    meta = {p.key: p.value for p in model.metadata_props}
+    if "names" in meta:
+        try:
+            embedded = ast.literal_eval(meta["names"])  # ultralytics writes str(dict)
+        except (ValueError, SyntaxError):
+            embedded = None
+        if isinstance(embedded, dict):
+            embedded_names = [str(embedded[k]) for k in sorted(embedded)]
+            if embedded_names != list(release.names):
+                raise ModelError(
+                    f"{path}: class names in the model {embedded_names} differ from the manifest "
+                    f"{list(release.names)}"
+                )
+
+
+def _dims(value_info: Any) -> list[int | str]:
+    dims: list[int | str] = []
+    for d in value_info.type.tensor_type.shape.dim:
+        dims.append(d.dim_value if d.HasField("dim_value") else (d.dim_param or "?"))
+    return dims
+
+
+def _fmt(dims: list[int | str]) -> str:
+    return "[" + ", ".join(str(d) for d in dims) + "]"

@@ -1,0 +1,155 @@
+"""Shared fixtures: an offline state dir and a tiny but real model release.
+
+torch and ultralytics are imported inside the fixtures only, so test modules that never ask for a model do
+not pay for (or depend on) them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from inspect_app.offline import configure_offline
+
+CLASSES = ("scratch", "pit", "open", "short")
+TINY_IMGSZ = 64
+_TRAIN_IMAGES = 256
+_TRAIN_STEPS = 300
+_BATCH = 8
+
+
+def make_scene(
+    rng: np.random.Generator, h: int, w: int
+) -> tuple[np.ndarray, list[tuple[int, float, float, float, float]]]:
+    """A grey noisy part with 1-3 defects; returns BGR image and (class, cx, cy, w, h) normalised labels.
+
+    Each class has its own drawing (line, filled ellipse, hollow box, filled box) so a model can learn them
+    in a few hundred steps.
+    """
+    img = np.full((h, w, 3), int(rng.integers(60, 200)), np.uint8)
+    img = cv2.add(img, rng.integers(0, 40, (h, w, 3), dtype=np.uint8))
+    labels = []
+    for _ in range(int(rng.integers(1, 4))):
+        c = int(rng.integers(0, len(CLASSES)))
+        bw, bh = int(rng.integers(w // 8, w // 3)), int(rng.integers(h // 8, h // 3))
+        x, y = int(rng.integers(0, w - bw)), int(rng.integers(0, h - bh))
+        col = tuple(int(v) for v in rng.integers(0, 256, 3))
+        if c == 0:
+            cv2.line(img, (x, y), (x + bw, y + bh), col, 2)
+        elif c == 1:
+            cv2.ellipse(img, (x + bw // 2, y + bh // 2), (bw // 2, bh // 2), 0, 0, 360, col, -1)
+        elif c == 2:
+            cv2.rectangle(img, (x, y), (x + bw, y + bh), col, 2)
+        else:
+            cv2.rectangle(img, (x, y), (x + bw, y + bh), col, -1)
+        labels.append((c, (x + bw / 2) / w, (y + bh / 2) / h, bw / w, bh / h))
+    return img, labels
+
+
+def scene_images(n: int, seed: int) -> list[np.ndarray]:
+    """Seeded non-square test images (64..200 px per side), so letterbox padding is exercised."""
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < n:
+        h, w = int(rng.integers(64, 201)), int(rng.integers(64, 201))
+        if h != w:
+            out.append(make_scene(rng, h, w)[0])
+    return out
+
+
+@pytest.fixture(scope="session")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("state")
+    configure_offline(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def test_images() -> Callable[[int, int], list[np.ndarray]]:
+    return scene_images
+
+
+@pytest.fixture(scope="session")
+def tiny_release_imgsz() -> int:
+    return TINY_IMGSZ
+
+
+@pytest.fixture(scope="session")
+def tiny_release(state_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """yolo11n (4 classes) trained for a few hundred steps on generated scenes, released at imgsz 64.
+
+    An untrained YOLO outputs near-zero confidences (its class bias init), and a randomly initialised one
+    has activations that vanish or explode from image to image, so parity on either would compare empty
+    or saturated, tied lists. A short real training (300 steps of 8 images, ~10-15 s on 2 idle cores)
+    gives varied, content-dependent detections.
+    """
+    import torch
+
+    from training.release import write_release
+
+    model = _train_tiny_model(torch)
+    root = tmp_path_factory.mktemp("models")
+    return write_release(model, root, "tiny", "0.1.0", TINY_IMGSZ, metrics={"note": "test fixture"})
+
+
+def _train_tiny_model(torch):  # type: ignore[no-untyped-def]
+    from ultralytics.cfg import get_cfg
+    from ultralytics.nn.tasks import DetectionModel
+
+    threads = min(2, os.cpu_count() or 1)
+    torch.set_num_threads(threads)  # ultralytics drops to 1 thread on import on small machines
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    model = DetectionModel("yolo11n.yaml", nc=len(CLASSES), verbose=False)
+    model.names = dict(enumerate(CLASSES))
+    model.args = get_cfg()  # the loss reads its box/cls/dfl gains from here
+
+    images, cls, boxes, owner = [], [], [], []
+    for i in range(_TRAIN_IMAGES):
+        img, labels = make_scene(rng, TINY_IMGSZ, TINY_IMGSZ)
+        images.append(torch.from_numpy(np.ascontiguousarray(img[:, :, ::-1].transpose(2, 0, 1))))
+        for c, *b in labels:
+            cls.append(c)
+            boxes.append(b)
+            owner.append(i)
+    x = torch.stack(images).float() / 255
+    c_t = torch.tensor(cls, dtype=torch.float32)
+    b_t = torch.tensor(boxes, dtype=torch.float32)
+    o_t = torch.tensor(owner, dtype=torch.float32)
+
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
+    model.train()
+    t0 = time.monotonic()
+    for step in range(_TRAIN_STEPS):
+        start = (step * _BATCH) % _TRAIN_IMAGES
+        mask = (o_t >= start) & (o_t < start + _BATCH)
+        batch = {
+            "img": x[start : start + _BATCH],
+            "cls": c_t[mask],
+            "bboxes": b_t[mask],
+            "batch_idx": o_t[mask] - start,
+        }
+        loss, _ = model.loss(batch)
+        opt.zero_grad()
+        loss.sum().backward()
+        opt.step()
+    # BN running statistics lag the weights after so few steps (momentum 0.03); recompute them exactly
+    # from the training images so eval-mode outputs match what the model learned
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative average over the calibration pass
+    with torch.no_grad():
+        model(x)
+    for bn in bns:
+        bn.momentum = 0.03
+    model.eval()
+    model.criterion = None
+    print(f"tiny model trained in {time.monotonic() - t0:.1f}s")
+    return model
