@@ -100,8 +100,8 @@ class Station(PipelineHost):
     def counters(self) -> dict[str, float]:
         with self._done:
             c = dict(self._counters)
-        decided = c["pass"] + c["fail"]
-        c["yield_pct"] = round(100.0 * c["pass"] / decided, 2) if decided else 0.0
+        # same definition as the reports: a part not inspected is not a good part
+        c["yield_pct"] = round(100.0 * c["pass"] / c["total"], 2) if c["total"] else 0.0
         return c
 
     def models(self) -> dict[str, Detector]:

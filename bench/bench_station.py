@@ -1,0 +1,351 @@
+"""Station benchmark (issue 2): the same model and the same 200 frames, everything in one run.
+
+    .venv/bin/python bench/bench_station.py [--model models/synth-pcb/0.1.0] [--frames 200] [--threads 2]
+
+Measures, at imgsz 640 and 320 (the release's weights re-exported at 640):
+  * ultralytics ``YOLO(pt).predict`` end to end per frame,
+  * the station's capture -> verdict latency (one part in flight) with the onnxruntime and OpenVINO backends,
+  * model-only inference (``session.run`` / OpenVINO ``infer``) on a prepared input,
+  * pipelined throughput (parts/s, free-run, results logged and images saved) vs a null store,
+  * the result store's write rate (inspections/s),
+  * start-up to first verdict and peak resident memory of ``inspect-app demo --headless``.
+Prints a markdown report (ratios are within this one run; this machine is noisy) and writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from inspect_app.offline import configure_offline  # noqa: E402
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def frames(n: int, seed: int = 42) -> list[np.ndarray]:
+    from inspect_app.synth.generator import PartGenerator
+
+    gen = PartGenerator("pcb", 640, 640, seed=seed, defect_rate=0.5)
+    return [gen.generate(i).image for i in range(n)]
+
+
+def release_at(model_dir: Path, imgsz: int, work: Path) -> Path:
+    """The same weights exported at another input size (YOLO is size-agnostic)."""
+    from inspect_app.model_release import load_release
+
+    rel = load_release(model_dir)
+    if rel.imgsz[0] == imgsz:
+        return model_dir
+    from training.release import write_release
+
+    out = work / "releases"
+    target = out / rel.name / f"{rel.version}-{imgsz}"
+    if not target.exists():
+        write_release(rel.file("model.pt"), out, rel.name, f"{rel.version}-{imgsz}", imgsz)
+    return target
+
+
+def bench_ultralytics(model_dir: Path, imgs: list[np.ndarray], imgsz: int, threads: int) -> list[float]:
+    import torch
+    from ultralytics import YOLO
+
+    model = YOLO(str(model_dir / "model.pt"))
+    out = []
+    for i, img in enumerate([imgs[0], *imgs]):
+        torch.set_num_threads(threads)  # predict drops torch to 1 thread on small machines
+        t = time.perf_counter()
+        model.predict(img, imgsz=imgsz, conf=0.25, iou=0.7, verbose=False, device="cpu", rect=False)
+        if i:  # the first call builds the predictor
+            out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def bench_model_only(model_dir: Path, backend: str, imgs: list[np.ndarray], threads: int) -> list[float]:
+    from inspect_app.detector import load_detector
+    from inspect_app.detector.preprocess import preprocess
+
+    det = load_detector(model_dir, backend, threads)
+    blob, _ = preprocess(imgs[0], det.info.imgsz)
+    det._infer(blob)
+    out = []
+    for img in imgs:
+        blob, _ = preprocess(img, det.info.imgsz)
+        t = time.perf_counter()
+        det._infer(blob)
+        out.append((time.perf_counter() - t) * 1000)
+    det.close()
+    return out
+
+
+def _station(
+    model_dir: Path,
+    backend: str,
+    imgs: list[np.ndarray],
+    state: Path,
+    threads: int,
+    mode: str,
+    store: object = None,
+    max_parts: int | None = None,
+):
+    from inspect_app.config import parse_config
+    from inspect_app.detector import load_detector
+    from inspect_app.station import Station
+    from inspect_app.testing.fakes import ScriptedSource
+
+    cfg = parse_config(
+        {
+            "state_dir": str(state),
+            "trigger": {"mode": mode, "rate_hz": 1000, "queue_size": 64},
+            "detector": {"backend": backend, "threads": threads},
+            "store": {"save_pass_every": 20},
+            "recipes": {"r": {"model": str(model_dir), "min_conf": 0.4}},
+            "active_recipe": "r",
+        }
+    )
+    det = load_detector(model_dir, backend, threads)
+    det.warmup()
+    st = Station(
+        cfg,
+        source=ScriptedSource(imgs, loop=True),
+        detectors={str(model_dir): det},
+        store=store,
+        max_parts=max_parts,
+    )
+    return st
+
+
+def bench_station_latency(
+    model_dir: Path, backend: str, imgs: list[np.ndarray], work: Path, threads: int
+) -> list[float]:
+    """Capture -> verdict with one part in flight (software trigger, wait for its commit)."""
+    st = _station(model_dir, backend, imgs, work / f"lat-{backend}-{model_dir.name}", threads, "software")
+    totals: list[float] = []
+    st.add_result_listener(lambda r: totals.append(r.inspection.timings_ms["total"]))
+    st.start()
+    st.trigger()
+    st.wait_for_results(1, 30)
+    totals.clear()
+    for i in range(len(imgs)):
+        st.trigger()
+        st.wait_for_results(i + 2, 30)
+    st.stop()
+    return totals
+
+
+class NullStore:
+    """Commits instantly in memory: the pipeline's speed without SQLite and image writes."""
+
+    healthy = True
+
+    def __init__(self) -> None:
+        self._listeners = []
+        self.n = 0
+
+    def start(self) -> None: ...
+    def add_commit_listener(self, fn) -> None:
+        self._listeners.append(fn)
+
+    def add_event_listener(self, fn) -> None: ...
+    def record_event(self, event) -> None: ...
+    def close(self, timeout: float = 30) -> None: ...
+
+    def submit(self, inspection) -> None:
+        from inspect_app.types import CommittedInspection
+
+        self.n += 1
+        c = CommittedInspection(self.n, inspection, None, time.monotonic())
+        for fn in self._listeners:
+            fn(c)
+
+
+def bench_throughput(
+    model_dir: Path,
+    backend: str,
+    imgs: list[np.ndarray],
+    work: Path,
+    threads: int,
+    parts: int,
+    null_store: bool,
+) -> float:
+    name = "null" if null_store else "sqlite"
+    st = _station(
+        model_dir,
+        backend,
+        imgs,
+        work / f"thr-{name}",
+        threads,
+        "free_run",
+        store=NullStore() if null_store else None,
+        max_parts=parts,
+    )
+    stamps: list[float] = []
+    st.add_result_listener(lambda r: stamps.append(time.monotonic()))
+    st.start()
+    st.wait_for_results(parts, 300)
+    st.stop()
+    skip = min(10, parts // 10)  # start-up transient
+    return (len(stamps) - 1 - skip) / (stamps[-1] - stamps[skip])
+
+
+def bench_store(work: Path, n: int) -> float:
+    from inspect_app.config import StoreConfig
+    from inspect_app.store import ImageArchive, SqliteResultStore
+    from inspect_app.types import Decision, Detection, Inspection, Verdict
+
+    cfg = StoreConfig(save_pass_every=0)
+    root = work / "store-bench"
+    store = SqliteResultStore(root / "results.db", ImageArchive(root / "images", cfg), cfg, station="bench")
+    done = []
+    store.add_commit_listener(lambda c: done.append(1))
+    store.start()
+    dets = (Detection(0, "scratch", 0.3, (1, 2, 3, 4)), Detection(1, "pit", 0.2, (5, 6, 7, 8)))
+    t = time.perf_counter()
+    for i in range(n):
+        store.submit(
+            Inspection(
+                f"p{i}",
+                i,
+                "bench",
+                "bench",
+                "r",
+                "m/1",
+                "0" * 64,
+                Decision(Verdict.PASS),
+                dets,
+                {"detect": 1.0, "total": 2.0},
+                i,
+                time.time(),
+                "bench",
+            )
+        )
+    store.close()
+    return n / (time.perf_counter() - t)
+
+
+def bench_startup(work: Path, model_dir: Path) -> tuple[float, float]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "INSPECT_APP_MODELS": str(model_dir.parent.parent)}
+    state = work / "startup"
+    t0 = time.monotonic()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "inspect_app.cli",
+            "demo",
+            "--headless",
+            "--max-parts",
+            "30",
+            "--state-dir",
+            str(state),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    first = None
+    peak_kb = 0
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if first is None and "first verdict" in line:
+            first = time.monotonic() - t0
+        try:
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+            peak_kb = max(peak_kb, int(status.split("VmHWM:")[1].split()[0]))
+        except (OSError, IndexError):
+            pass
+    proc.wait()
+    return first or float("nan"), peak_kb / 1024
+
+
+def main() -> int:
+    from inspect_app.demo import default_model_dir
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", type=Path, default=None)
+    p.add_argument("--frames", type=int, default=200)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--parts", type=int, default=600, help="parts for the throughput runs")
+    p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "station.json")
+    args = p.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-station-"))
+    configure_offline(REPO / "var")
+    model = (args.model or default_model_dir()).resolve()
+    imgs = frames(args.frames)
+    res: dict = {
+        "frames": args.frames,
+        "threads": args.threads,
+        "model": str(model.relative_to(REPO)) if model.is_relative_to(REPO) else str(model),
+    }
+    for imgsz in (640, 320):
+        mdir = release_at(model, imgsz, work)
+        row = {"ultralytics_predict": bench_ultralytics(mdir, imgs, imgsz, args.threads)}
+        for backend in ("onnxruntime", "openvino"):
+            row[f"model_only_{backend}"] = bench_model_only(mdir, backend, imgs, args.threads)
+            row[f"station_{backend}"] = bench_station_latency(mdir, backend, imgs, work, args.threads)
+        res[str(imgsz)] = {
+            k: {"p50": pct(v, 50), "p99": pct(v, 99), "mean": statistics.fmean(v)} for k, v in row.items()
+        }
+    native = release_at(model, 320, work)
+    res["throughput_sqlite"] = bench_throughput(
+        native, "openvino", imgs, work, args.threads, args.parts, False
+    )
+    res["throughput_null_store"] = bench_throughput(
+        native, "openvino", imgs, work, args.threads, args.parts, True
+    )
+    res["store_rate"] = bench_store(work, 20000)
+    res["startup_s"], res["peak_rss_mb"] = bench_startup(work, model)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(res, indent=2))
+    print(report(res))
+    return 0
+
+
+def report(res: dict) -> str:
+    lines = [
+        f"Model `{res['model']}`, {res['frames']} frames 640x640, {res['threads']} threads.",
+        "",
+        "| imgsz | ultralytics predict | station ORT | station OpenVINO | model-only ORT | model-only OV "
+        "| station best / ultralytics | station best / fastest model-only |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for imgsz in ("640", "320"):
+        r = {k: v["p50"] for k, v in res[imgsz].items()}
+        best = min(r["station_onnxruntime"], r["station_openvino"])
+        fastest = min(r["model_only_onnxruntime"], r["model_only_openvino"])
+        lines.append(
+            f"| {imgsz} | {r['ultralytics_predict']:.2f} | {r['station_onnxruntime']:.2f} | "
+            f"{r['station_openvino']:.2f} | {r['model_only_onnxruntime']:.2f} | "
+            f"{r['model_only_openvino']:.2f} | {best / r['ultralytics_predict']:.2f}x | "
+            f"{best / fastest:.2f}x |"
+        )
+    mo = res["320"]["model_only_openvino"]["p50"]
+    lines += [
+        "",
+        "Latencies are medians in ms (p99 in the JSON).",
+        "",
+        f"* pipelined throughput (OpenVINO, 320, SQLite + images): {res['throughput_sqlite']:.1f} parts/s "
+        f"= {res['throughput_sqlite'] * mo / 1000:.2f}x of 1/model-only ({1000 / mo:.1f}/s)",
+        f"* same with a null store: {res['throughput_null_store']:.1f} parts/s "
+        f"(SQLite costs {100 * (1 - res['throughput_sqlite'] / res['throughput_null_store']):.1f} %)",
+        f"* result store alone: {res['store_rate']:.0f} inspections/s",
+        f"* demo start-up to first verdict: {res['startup_s']:.2f} s; peak RSS {res['peak_rss_mb']:.0f} MB",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
