@@ -33,7 +33,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--test-n", type=int, default=310, help="fresh test images (different seed)")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--imgsz", type=int, default=320)
-    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument(
+        "--nbs",
+        type=int,
+        default=None,
+        help="nominal batch size (default: --batch: one optimizer step per batch; ultralytics' "
+        "64 leaves a 1,200-image set with 19 steps per epoch)",
+    )
+    p.add_argument("--scale", type=float, default=0.25, help="scale augmentation (defects are small)")
+    p.add_argument("--close-mosaic", type=int, default=10)
     p.add_argument("--seed", type=int, default=0, help="training seed")
     p.add_argument("--test-seed", type=int, default=999)
     p.add_argument("--threads", type=int, default=2)
@@ -89,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         project=str(args.state_dir / "runs"),
         name=f"bootstrap-{args.name}-{args.version}",
         exist_ok=True,
-        close_mosaic=max(1, args.epochs // 6),
+        close_mosaic=args.close_mosaic,
+        nbs=args.nbs or args.batch,
+        scale=args.scale,
         patience=1000,
         verbose=False,
     )
