@@ -86,3 +86,36 @@ def test_check_config_with_models_refuses_unknown_class(tmp_path: Path, tiny_rel
     res = _run("check-config", str(cfg), "--models")
     assert res.returncode == 2
     assert "recipes.r.classes: bridge not in the model's classes" in res.stderr
+
+
+def test_sigterm_stops_gracefully_and_flushes(tmp_path: Path, tiny_release: Path) -> None:
+    import re
+    import signal
+    import time
+
+    cfg = _config(tmp_path, tiny_release)
+    db = tmp_path / "state" / "results.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "inspect_app.cli", "run", "--config", str(cfg), "--headless"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if db.exists():
+            try:
+                with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+                    if c.execute("select count(*) from inspections").fetchone()[0] >= 5:
+                        break
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err[-2000:]
+    assert "SIGTERM received" in err
+    final = re.search(r"\[final\] total (\d+)", out)
+    assert final, out
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+        assert c.execute("select count(*) from inspections").fetchone()[0] == int(final.group(1))
