@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from inspect_app.config_opcua import OpcUaConfig, resolve_opcua_paths
+
 
 class ConfigError(Exception):
     """A config file that cannot be used; the message lists every problem with its key path."""
@@ -33,6 +35,7 @@ class SyntheticSourceConfig(_Strict):
     height: int = Field(640, ge=64, le=8192)
     seed: int = 0
     defect_rate: Fraction = 0.3
+    zoom: float = Field(1.0, ge=0.25, le=8.0, description="magnification: 2 draws features twice as large")
     rate_hz: float = Field(0.0, ge=0.0, description="0 = as fast as the pipeline takes frames")
 
 
@@ -148,6 +151,25 @@ class PipelineConfig(_Strict):
     model_load_timeout_s: float = Field(60.0, gt=0)
 
 
+class UiConfig(_Strict):
+    """The operator window (``ui``). Engineer mode stays locked until a password hash is set; make one
+    with ``inspect-app ui hash-password``."""
+
+    engineer_password_hash: str | None = Field(
+        None, description="output of `inspect-app ui hash-password`; unset = no engineer mode"
+    )
+    language: Literal["en", "zh_CN"] = "en"
+    display_fps: float = Field(30.0, gt=0, le=30, description="live view repaints per second at most")
+    gallery_size: int = Field(12, ge=1, le=200, description="reject thumbnails shown")
+
+    @field_validator("engineer_password_hash")
+    @classmethod
+    def _hash_format(cls, v: str | None) -> str | None:
+        if v is not None and (not v.startswith("scrypt$") or v.count("$") != 5):
+            raise ValueError("must be the output of `inspect-app ui hash-password` (scrypt$N$r$p$salt$hash)")
+        return v
+
+
 class StationInfo(_Strict):
     name: str = "station-1"
     line: str = ""
@@ -161,8 +183,10 @@ class StationConfig(_Strict):
     detector: DetectorConfig = DetectorConfig()
     pipeline: PipelineConfig = PipelineConfig()
     store: StoreConfig = StoreConfig()
+    ui: UiConfig = UiConfig()
     recipes: dict[str, RecipeConfig] = Field(min_length=1)
     active_recipe: str
+    opcua: OpcUaConfig = OpcUaConfig()
 
     @model_validator(mode="after")
     def _active_exists(self) -> StationConfig:
@@ -233,4 +257,5 @@ def resolve_paths(cfg: StationConfig, base: Path) -> StationConfig:
         p = Path(r.model)
         recipes[name] = r if p.is_absolute() else r.model_copy(update={"model": str((base / p).resolve())})
     updates["recipes"] = recipes
+    updates["opcua"] = resolve_opcua_paths(cfg.opcua, base)
     return cfg.model_copy(update=updates)

@@ -37,7 +37,7 @@ def demo_config(state_dir: Path = Path("var"), model_dir: Path | None = None) ->
                 "style": "pcb",
                 "width": 640,
                 "height": 640,
-                "seed": 7,
+                "seed": 7, "zoom": 2.0,
                 "defect_rate": 0.3,
             },
             "trigger": {"mode": "free_run", "rate_hz": 5.0},
@@ -57,6 +57,15 @@ def demo_config(state_dir: Path = Path("var"), model_dir: Path | None = None) ->
                 },
             },
             "active_recipe": "pcb-demo",
+            # the embedded OPC UA server, unsecured on loopback only (the server logs this loudly and the
+            # window shows it); production settings: station.example.toml [opcua]
+            "opcua": {
+                "mode": "server",
+                "endpoint": "opc.tcp://127.0.0.1:4840/",
+                "security": ["None"],
+                "allow_anonymous": True,
+                "anonymous_role": "engineer",
+            },
         },
         origin="demo defaults",
     )

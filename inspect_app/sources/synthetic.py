@@ -30,7 +30,7 @@ class SyntheticSource:
     def open(self) -> None:
         if self._generator is None:  # kept across reopen: its cached layouts are the expensive part
             c = self.config
-            self._generator = PartGenerator(c.style, c.width, c.height, c.seed, c.defect_rate)
+            self._generator = PartGenerator(c.style, c.width, c.height, c.seed, c.defect_rate, zoom=c.zoom)
         self._open = True
 
     def read(self, timeout: float) -> Frame:

@@ -37,8 +37,10 @@ class DatasetSummary:
     def line(self) -> str:
         splits = ", ".join(f"{k} {v}" for k, v in self.images.items())
         classes = ", ".join(f"{k} {v}" for k, v in self.instances.items())
-        return (f"wrote {sum(self.images.values())} images to {self.out} ({splits}); "
-                f"defects: {classes}; clean images: {self.clean}")
+        return (
+            f"wrote {sum(self.images.values())} images to {self.out} ({splits}); "
+            f"defects: {classes}; clean images: {self.clean}"
+        )
 
 
 def split_counts(n: int, splits: tuple[float, float, float]) -> dict[str, int]:
@@ -59,8 +61,10 @@ def _clear(out: Path, overwrite: bool) -> None:
         raise FileExistsError(f"{out} exists and is not a directory")
     if out.is_dir() and any(out.iterdir()):
         if not overwrite:
-            raise FileExistsError(f"{out} is not empty; choose an empty directory or pass overwrite=True "
-                                  "(--overwrite) to replace the dataset in it")
+            raise FileExistsError(
+                f"{out} is not empty; choose an empty directory or pass overwrite=True "
+                "(--overwrite) to replace the dataset in it"
+            )
         # only what a dataset consists of: never wipe a directory the user pointed at by mistake
         for sub in ("images", "labels"):
             if (out / sub).is_dir():
@@ -68,14 +72,24 @@ def _clear(out: Path, overwrite: bool) -> None:
         (out / "data.yaml").unlink(missing_ok=True)
 
 
-def write_dataset(out: Path, n: int, seed: int, style: Style = "pcb", width: int = 640, height: int = 640,
-                  defect_rate: float = 0.7, splits: tuple[float, float, float] = (0.8, 0.1, 0.1),
-                  image_ext: str = "jpg", overwrite: bool = False) -> DatasetSummary:
-    """Render parts ``0..n-1`` of ``PartGenerator(style, width, height, seed, defect_rate)`` to ``out``."""
+def write_dataset(
+    out: Path,
+    n: int,
+    seed: int,
+    style: Style = "pcb",
+    width: int = 640,
+    height: int = 640,
+    defect_rate: float = 0.7,
+    splits: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    image_ext: str = "jpg",
+    overwrite: bool = False,
+    zoom: float = 1.0,
+) -> DatasetSummary:
+    """Render parts ``0..n-1`` of ``PartGenerator(style, width, height, seed, defect_rate, zoom=zoom)``."""
     if image_ext not in ("jpg", "png"):
         raise ValueError(f"image_ext must be 'jpg' or 'png', not {image_ext!r}")
     counts = split_counts(n, tuple(splits))  # type: ignore[arg-type]
-    gen = PartGenerator(style, width, height, seed, defect_rate, layouts=DATASET_LAYOUTS)
+    gen = PartGenerator(style, width, height, seed, defect_rate, layouts=DATASET_LAYOUTS, zoom=zoom)
     out = Path(out).resolve()
     _clear(out, overwrite)
     for split in SPLITS:
@@ -98,8 +112,19 @@ def write_dataset(out: Path, n: int, seed: int, style: Style = "pcb", width: int
             clean += not part.truth
             index += 1
     data_yaml = out / "data.yaml"
-    data_yaml.write_text(_data_yaml(out, counts, seed=seed, style=style, n=n, width=width, height=height,
-                                    defect_rate=defect_rate))
+    data_yaml.write_text(
+        _data_yaml(
+            out,
+            counts,
+            seed=seed,
+            style=style,
+            n=n,
+            width=width,
+            height=height,
+            zoom=zoom,
+            defect_rate=defect_rate,
+        )
+    )
     names = [CLASS_NAMES[c] for c in STYLE_CLASSES[style]]
     return DatasetSummary(out, data_yaml, counts, {k: instances.get(k, 0) for k in names}, clean)
 
@@ -133,14 +158,25 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=640)
     parser.add_argument("--defect-rate", type=float, default=0.7, help="fraction of parts with defects")
+    parser.add_argument(
+        "--zoom", type=float, default=1.0, help="camera magnification (2 = features twice as large)"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace a dataset already in --out")
 
 
 def cli_synth(args: argparse.Namespace) -> int:
     try:
-        summary = write_dataset(args.out, args.n, args.seed, style=args.style, width=args.width,
-                                height=args.height, defect_rate=args.defect_rate,
-                                overwrite=getattr(args, "overwrite", False))
+        summary = write_dataset(
+            args.out,
+            args.n,
+            args.seed,
+            style=args.style,
+            width=args.width,
+            height=args.height,
+            defect_rate=args.defect_rate,
+            zoom=args.zoom,
+            overwrite=getattr(args, "overwrite", False),
+        )
     except (ValueError, OSError) as exc:
         print(f"inspect-app dataset synth: {exc}", file=sys.stderr)
         return 2

@@ -83,11 +83,13 @@ class PartGenerator:
     """Renders synthetic parts; ``layouts`` distinct boards/surfaces per seed, each seen in four flips."""
 
     def __init__(self, style: Style = "pcb", width: int = 640, height: int = 640, seed: int = 0,
-                 defect_rate: float = 0.3, *, layouts: int = 16) -> None:
+                 defect_rate: float = 0.3, *, layouts: int = 16, zoom: float = 1.0) -> None:
         if style not in STYLE_CLASSES:
             raise ValueError(f"style must be one of {sorted(STYLE_CLASSES)}, not {style!r}")
         if width < 64 or height < 64:
             raise ValueError(f"frames must be at least 64x64 pixels, not {width}x{height}")
+        if not 0.25 <= zoom <= 8.0:
+            raise ValueError(f"zoom must be between 0.25 and 8, not {zoom}")
         if not 0.0 <= defect_rate <= 1.0:
             raise ValueError(f"defect_rate must be between 0 and 1, not {defect_rate}")
         self.style: Style = style
@@ -95,7 +97,8 @@ class PartGenerator:
         self.defect_rate = defect_rate
         self.layouts = max(1, layouts)
         self.classes = STYLE_CLASSES[style]
-        self._scale = min(width, height) / 640
+        self.zoom = zoom
+        self._scale = min(width, height) / 640 * zoom
         self._cache: dict[int, Layout] = {}
         self._noise: np.ndarray | None = None
 
@@ -127,7 +130,8 @@ class PartGenerator:
         lay = self._cache.get(number)
         if lay is None:
             make = pcb_layout if self.style == "pcb" else surface_layout
-            lay = self._cache[number] = make(_rng(self.seed, _LAYOUT, number), self.width, self.height)
+            lay = self._cache[number] = make(_rng(self.seed, _LAYOUT, number), self.width, self.height,
+                                             self.zoom)
         return lay
 
     # ------------------------------------------------------------------ frame

@@ -3,7 +3,8 @@
 A layout is rendered once per (seed, layout number) and cached by the generator, so each frame only
 costs its defects, lighting and noise. Layouts keep the geometry the defects need: straight trace runs
 (where an ``open`` can break a trace) and the gaps between parallel runs (where a ``short`` can bridge).
-All sizes are given for a 640-pixel frame and scaled by ``s = min(width, height) / 640``.
+All sizes are given for a 640-pixel frame and scaled by ``s = min(width, height) / 640 * zoom``: ``zoom``
+is the camera's magnification (2 draws every feature twice as large, as a closer camera would see it).
 """
 
 from __future__ import annotations
@@ -180,8 +181,8 @@ def _component(rng: np.random.Generator, w: int, h: int, s: float, occ: np.ndarr
         cv2.rectangle(bodies[1], *corners, colour, -1)
 
 
-def pcb_layout(rng: np.random.Generator, w: int, h: int) -> Layout:
-    s = min(w, h) / 640
+def pcb_layout(rng: np.random.Generator, w: int, h: int, zoom: float = 1.0) -> Layout:
+    s = min(w, h) / 640 * zoom
     mask_col = np.array(_MASK_COLOURS[rng.integers(len(_MASK_COLOURS))]) + rng.normal(0, 4, 3)
     mask_col = mask_col.astype(np.float32)
     k = 2 * math.pi / max(3.0, 9 * s)
@@ -193,7 +194,7 @@ def pcb_layout(rng: np.random.Generator, w: int, h: int) -> Layout:
     traces, pads, silk = np.zeros((h, w), np.uint8), np.zeros((h, w), np.uint8), np.zeros((h, w), np.uint8)
     runs: list[Run] = []
     gaps: list[Gap] = []
-    area = w * h / 640**2
+    area = w * h / (640 * zoom) ** 2  # a closer camera sees fewer, larger components
     bodies = (np.zeros((h, w), np.uint8), np.zeros((h, w, 3), np.uint8))  # alpha, colour
     for i in range(int(rng.integers(3, 9) * area) + 1):
         _component(rng, w, h, s, occ, pads, silk, bodies, int(rng.integers(1, 60)) + i)
@@ -235,8 +236,8 @@ def pcb_layout(rng: np.random.Generator, w: int, h: int) -> Layout:
     return Layout(img, bare_u8, copper, copper_col, mix, None, tuple(runs), tuple(gaps))
 
 
-def surface_layout(rng: np.random.Generator, w: int, h: int) -> Layout:
-    s = min(w, h) / 640
+def surface_layout(rng: np.random.Generator, w: int, h: int, zoom: float = 1.0) -> Layout:
+    s = min(w, h) / 640 * zoom
     brushed = rng.random() < 0.6
     along_x = rng.random() < 0.5
     hh, ww = (h, w) if along_x else (w, h)  # brushed grain is made along x, then turned if need be

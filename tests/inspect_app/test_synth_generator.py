@@ -192,3 +192,15 @@ def test_bad_parameters_are_refused() -> None:
         PartGenerator(defect_rate=1.5)
     with pytest.raises(ValueError, match="64x64"):
         PartGenerator(width=32)
+
+
+def test_zoom_draws_features_larger() -> None:
+    def mean_area(zoom: float) -> float:
+        gen = PartGenerator("pcb", 320, 320, seed=5, defect_rate=1.0, zoom=zoom)
+        boxes = [t.box for i in range(20) for t in gen.generate(i).truth]
+        areas = [(x2 - x1) * (y2 - y1) for x1, y1, x2, y2 in boxes]
+        return sum(areas) / len(areas)
+
+    assert mean_area(2.0) > 2.5 * mean_area(1.0)  # twice the size is four times the area
+    with pytest.raises(ValueError, match="zoom"):
+        PartGenerator(zoom=20)
