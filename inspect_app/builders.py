@@ -35,6 +35,7 @@ def build_detectors(config: StationConfig) -> dict[str, Detector]:
             for d in detectors.values():
                 d.close()
             raise StartupError(f"recipes.{name}.model: {exc}") from None
+        det.warmup()  # the first part must not pay for graph compilation
         detectors[recipe.model] = det
     return detectors
 
