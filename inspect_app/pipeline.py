@@ -44,6 +44,7 @@ class PipelineHost:
     on_source_ok: Callable[[], None]
     on_source_exhausted: Callable[[str], None]
     on_frame_corrupt: Callable[[CorruptFrame], None]
+    on_frame_skipped: Callable[[str], None]
     on_detector_error: Callable[[str, Exception], None]
 
 
@@ -119,13 +120,13 @@ class AcquireWorker:
         try:
             blocked = host.may_inspect()
             if blocked:
-                self._record(request, blocked, f"station not operational ({blocked})")
+                self._not_inspected(request, blocked, f"station not operational ({blocked})")
                 return
             if self.exhausted:
-                self._record(request, "SOURCE_EXHAUSTED", "the image source has no more frames")
+                self._not_inspected(request, "SOURCE_EXHAUSTED", "the image source has no more frames")
                 return
             if not self.ensure_open():
-                self._record(request, "CAMERA_ERROR", "camera not connected")
+                self._not_inspected(request, "CAMERA_ERROR", "camera not connected")
                 return
             try:
                 frame = self.source.read(self.read_timeout)
@@ -136,14 +137,13 @@ class AcquireWorker:
             except SourceExhausted as exc:
                 self.exhausted = True
                 host.on_source_exhausted(str(exc))
-                if request.trigger_source != "free_run":
-                    self._record(request, "SOURCE_EXHAUSTED", str(exc))
+                self._not_inspected(request, "SOURCE_EXHAUSTED", str(exc))
                 return
             except SourceError as exc:
                 # sources that reconnect by themselves (OpenCV) stay open; others are reopened with backoff
                 self.source_open = getattr(self.source, "reconnects_itself", False)
                 host.on_source_error(exc)
-                self._record(request, "CAMERA_ERROR", str(exc))
+                self._not_inspected(request, "CAMERA_ERROR", str(exc))
                 return
             host.on_source_ok()
             item = Acquired(request, frame, time.monotonic())
@@ -157,6 +157,14 @@ class AcquireWorker:
                         return
         finally:
             self.monitor.end()
+
+    def _not_inspected(self, request: PartRequest, code: str, message: str) -> None:
+        """A part that got no frame. A triggered part is real and is recorded; a free-run tick is not a
+        part (no frame, nothing on the conveyor was seen), so it is only counted as a skipped frame."""
+        if request.trigger_source == "free_run":
+            self.host.on_frame_skipped(code)
+        else:
+            self._record(request, code, message)
 
     def _record(
         self,

@@ -20,6 +20,7 @@ from inspect_app.protocols import CorruptFrame, Detector, FrameSource, ResultSto
 from inspect_app.rules import RecipeError, RecipeRules, not_inspected
 from inspect_app.sources.pacing import Pacer
 from inspect_app.state import StateMachine, StationState
+from inspect_app.station_admin import StationAdmin
 from inspect_app.supervisor import Supervisor
 from inspect_app.types import CommittedInspection, Inspection, PartRequest, Severity, StatusEvent, Verdict
 
@@ -37,7 +38,7 @@ class NotRunning(RuntimeError):
     pass
 
 
-class Station(PipelineHost):
+class Station(StationAdmin, PipelineHost):
     def __init__(
         self,
         config: StationConfig,
@@ -70,7 +71,15 @@ class Station(PipelineHost):
         self._seq_lock = threading.Lock()
         self._session = time.strftime("%y%m%d%H%M%S")
         self._done = threading.Condition()
-        self._counters = {"total": 0, "pass": 0, "fail": 0, "not_inspected": 0, "missed_triggers": 0}
+        self._counters = {
+            "total": 0,
+            "pass": 0,
+            "fail": 0,
+            "not_inspected": 0,
+            "missed_triggers": 0,
+            "skipped_frames": 0,
+        }
+        self._counter_base: dict[str, int] = {}  # _counters at the last reset_counters() (station_admin)
         self.last_result: CommittedInspection | None = None
         self.finished = threading.Event()  # a finite source ran out, or max_parts were requested
         self.heartbeat = 0
@@ -99,7 +108,7 @@ class Station(PipelineHost):
     @property
     def counters(self) -> dict[str, float]:
         with self._done:
-            c = dict(self._counters)
+            c = {k: v - self._counter_base.get(k, 0) for k, v in self._counters.items()}
         # same definition as the reports: a part not inspected is not a good part
         c["yield_pct"] = round(100.0 * c["pass"] / c["total"], 2) if c["total"] else 0.0
         return c
@@ -382,6 +391,10 @@ class Station(PipelineHost):
 
     def on_frame_corrupt(self, exc: CorruptFrame) -> None:
         self._emit("source", Severity.WARNING, f"corrupt image: {exc}", origin=exc.origin)
+
+    def on_frame_skipped(self, code: str) -> None:
+        with self._done:
+            self._counters["skipped_frames"] += 1
 
     def on_detector_error(self, part_id: str, exc: Exception) -> None:
         self._emit("detector", Severity.ERROR, f"inference failed on part {part_id}: {exc}", part_id=part_id)

@@ -238,3 +238,18 @@ def test_stop_flushes_every_queued_part(tmp_path: Path, detector: ScriptedDetect
     assert len(got) == 40
     assert [r["part_id"] for r in got] == [f"q{i}" for i in range(40)]
     assert all(r["verdict"] == "PASS" for r in got)
+
+
+def test_free_run_camera_dropouts_are_skipped_frames_not_fake_parts(
+    tmp_path: Path, detector: ScriptedDetector
+) -> None:
+    cfg = make_config(tmp_path, trigger={"mode": "free_run", "rate_hz": 50})
+    script = [part_image(False), part_image(False), SourceError("READ_FAILED", "glitch")]
+    st = start(cfg, ScriptedSource(script, loop=True), detector)
+    assert wait_until(lambda: st.counters["skipped_frames"] >= 2 and st.counters["total"] >= 4, 15)
+    st.stop()
+    got = rows(cfg)
+    # a free-run tick without a frame saw no part: nothing is recorded for it, it is counted instead
+    assert {r["verdict"] for r in got} == {"PASS"}
+    assert len(got) == st.counters["total"]
+    assert any("glitch" in e["message"] for e in rows(cfg, "select message from events"))
