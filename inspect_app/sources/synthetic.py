@@ -39,6 +39,8 @@ class SyntheticSource:
         if not self._open or self._generator is None:
             raise SourceError("NOT_OPEN", f"source {self.name} is not open")
         self._pacer.wait()
+        # the exposure instant is the paced tick; rendering afterwards is the "sensor readout"
+        captured_at, captured_mono = time.time(), time.monotonic()
         index = self._index
         part = self._generator.generate(index)
         self._index += 1
@@ -47,8 +49,8 @@ class SyntheticSource:
             frame_id=self._frame_id,
             image=part.image,
             source=self.name,
-            captured_at=time.time(),
-            captured_mono=time.monotonic(),
+            captured_at=captured_at,
+            captured_mono=captured_mono,
             truth=part.truth,
             origin=f"synthetic:{self.config.seed}:{index}",
         )
