@@ -63,6 +63,14 @@ def scene_images(n: int, seed: int) -> list[np.ndarray]:
     return out
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Before any test imports a library: caches, settings and telemetry go to a throwaway directory,
+    never under ``~`` (onnxruntime, ultralytics, matplotlib and torch all write there otherwise)."""
+    import tempfile
+
+    configure_offline(Path(tempfile.mkdtemp(prefix="inspect-app-tests-")))
+
+
 @pytest.fixture(scope="session")
 def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("state")
