@@ -9,6 +9,7 @@ import time
 
 from inspect_app.config import StationConfig
 from inspect_app.control import SOCKET_NAME, ControlServer
+from inspect_app.links import StationLink, build_links
 from inspect_app.station import StartupError, Station
 from inspect_app.types import Severity, StatusEvent
 
@@ -36,6 +37,10 @@ def run_headless(cfg: StationConfig, max_parts: int | None = None, status_every_
     except StartupError as exc:
         print(f"cannot start: {exc}", flush=True)
         return 2
+    links = _start_links(cfg, station)
+    if links is None:
+        station.stop()
+        return 2
     control = ControlServer(station, cfg.state_dir / SOCKET_NAME)
     control.start()
     first = station.wait_for_results(1, timeout=30 if cfg.trigger.mode == "free_run" else 0)
@@ -57,11 +62,30 @@ def run_headless(cfg: StationConfig, max_parts: int | None = None, status_every_
                 _print_status(station)
     finally:
         control.stop()
+        for link in reversed(links):  # links stop before the station (see inspect_app.links)
+            link.stop()
         station.stop()
         for s, handler in previous.items():
             signal.signal(s, handler)
     _print_status(station, final=True)
     return 0
+
+
+def _start_links(cfg: StationConfig, station: Station) -> list[StationLink] | None:
+    """Start every configured link after the station; None (and the started ones stopped) if one cannot
+    start: a station that was told to talk to a PLC must not run silently without it."""
+    started: list[StationLink] = []
+    for link in build_links(cfg):
+        try:
+            link.start(station)
+        except (RuntimeError, OSError) as exc:
+            print(f"cannot start link {link.name}: {exc}", flush=True)
+            for other in reversed(started):
+                other.stop()
+            return None
+        started.append(link)
+        log.info("link %s: %s", link.name, link.status().get("detail", "started"))
+    return started
 
 
 def _print_status(station: Station, final: bool = False) -> None:

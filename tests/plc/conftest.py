@@ -1,0 +1,90 @@
+"""Fixtures for the PLC link tests: real stations (scripted camera and model), real OPC UA on 127.0.0.1,
+certificates made once per session. Helpers live in plc.testing."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from inspect_app.config import StationConfig
+from inspect_app.station import Station
+from inspect_app.testing.fakes import ScriptedDetector, ScriptedSource, part_image
+from plc.certs import generate_certificate
+from plc.link import make_link
+from plc.passwords import hash_password
+from plc.testing import CLIENT_URI, USERS, Running
+
+
+@dataclass
+class Pki:
+    root: Path
+    server_cert: Path
+    server_key: Path
+    trust_dir: Path
+    client_cert: Path
+    client_key: Path
+    rogue_cert: Path
+    rogue_key: Path
+    users: dict[str, dict[str, str]]
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    root = tmp_path_factory.mktemp("pki")
+    trust = root / "trusted"
+    trust.mkdir()
+    generate_certificate(
+        root / "server.der", root / "server.pem", "urn:inspect-app:test-station", ["localhost", "127.0.0.1"]
+    )
+    generate_certificate(
+        root / "client.der", root / "client.pem", CLIENT_URI, ["localhost"], client_only=True
+    )
+    generate_certificate(root / "rogue.der", root / "rogue.pem", CLIENT_URI, ["localhost"], client_only=True)
+    shutil.copy(root / "client.der", trust / "client.der")  # the rogue's certificate is never trusted
+    users = {name: {"password_hash": hash_password(pw), "role": role} for name, (role, pw) in USERS.items()}
+    return Pki(
+        root,
+        root / "server.der",
+        root / "server.pem",
+        trust,
+        root / "client.der",
+        root / "client.pem",
+        root / "rogue.der",
+        root / "rogue.pem",
+        users,
+    )
+
+
+@pytest.fixture
+def start_station() -> Iterator[Callable[..., Running]]:
+    """``start_station(cfg, script=None)``: a started station with its OPC UA link; stopped at teardown."""
+    running: list[Running] = []
+
+    def start(
+        cfg: StationConfig, script: list | None = None, detector: ScriptedDetector | None = None
+    ) -> Running:
+        detector = detector or ScriptedDetector()
+        script = script or [part_image(False), part_image(True)]
+        st = Station(cfg, source=ScriptedSource(script, loop=True), detectors={"fake": detector})
+        st.start()
+        link = make_link(cfg)
+        if link is not None:
+            try:
+                link.start(st)
+            except BaseException:
+                st.stop()
+                raise
+        r = Running(st, link, detector, cfg)
+        running.append(r)
+        return r
+
+    yield start
+    for r in reversed(running):
+        r.detector.release()
+        if r.link is not None:
+            r.link.stop()
+        r.station.stop()
