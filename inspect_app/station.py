@@ -287,19 +287,8 @@ class Station(StationAdmin, PipelineHost):
         acq = self.acquire
         acq.ensure_open()
         if self.config.trigger.mode == "free_run":
-            pacer = Pacer(self.config.trigger.rate_hz)
-            issued = 0
-            while not self._stop.is_set() and not acq.exhausted:
-                if self._max_parts is not None and issued >= self._max_parts:
-                    self.finished.set()
-                    break
-                pacer.wait()
-                if not acq.ensure_open():
-                    self._stop.wait(0.2)
-                    continue
-                issued += 1
-                acq.process(self._new_request("free_run"), self._stop)
-        # triggered parts (also in free-run: a software trigger is always honoured)
+            self._free_run(acq)
+        # triggered parts; after a free run ends (max_parts, a finite source) triggers are still honoured
         while True:
             try:
                 request = self._triggers.get(timeout=0.1)
@@ -310,6 +299,26 @@ class Station(StationAdmin, PipelineHost):
                     acq.ensure_open()
                 continue
             acq.process(request, self._stop)
+
+    def _free_run(self, acq: AcquireWorker) -> None:
+        pacer = Pacer(self.config.trigger.rate_hz)
+        issued = 0
+        while not self._stop.is_set() and not acq.exhausted:
+            # a trigger (software, PLC) goes first: it is a real part somebody waits for
+            while not self._stop.is_set():
+                try:
+                    acq.process(self._triggers.get_nowait(), self._stop)
+                except queue.Empty:
+                    break
+            if self._max_parts is not None and issued >= self._max_parts:
+                self.finished.set()
+                return
+            pacer.wait()
+            if not acq.ensure_open():
+                self._stop.wait(0.2)
+                continue
+            issued += 1
+            acq.process(self._new_request("free_run"), self._stop)
 
     def _put_detect_stop(self, deadline: float) -> None:
         while time.monotonic() < deadline:

@@ -253,3 +253,14 @@ def test_free_run_camera_dropouts_are_skipped_frames_not_fake_parts(
     assert {r["verdict"] for r in got} == {"PASS"}
     assert len(got) == st.counters["total"]
     assert any("glitch" in e["message"] for e in rows(cfg, "select message from events"))
+
+
+def test_triggers_are_honoured_while_free_running(tmp_path: Path, detector: ScriptedDetector) -> None:
+    cfg = make_config(tmp_path, trigger={"mode": "free_run", "rate_hz": 20})
+    st = start(cfg, ScriptedSource([part_image(False)], loop=True), detector)
+    st.trigger("plc-1", source="external")
+    assert wait_until(lambda: any(r["part_id"] == "plc-1" for r in rows(cfg)), 5)
+    st.stop()
+    got = {r["part_id"]: r["trigger_source"] for r in rows(cfg)}
+    assert got["plc-1"] == "external"
+    assert "free_run" in got.values()
