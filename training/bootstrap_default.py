@@ -49,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", default="synth-pcb")
     p.add_argument("--version", default="0.1.0")
     p.add_argument("--state-dir", type=Path, default=REPO / "var")
+    p.add_argument(
+        "--from-weights",
+        type=Path,
+        default=None,
+        help="skip training: evaluate and release these weights (e.g. an interrupted run's best.pt)",
+    )
     args = p.parse_args(argv)
 
     configure_offline(args.state_dir)
@@ -80,32 +86,35 @@ def main(argv: list[str] | None = None) -> int:
     def _threads(_trainer: object) -> None:
         torch.set_num_threads(args.threads)  # ultralytics drops to 1 thread on small machines
 
-    model = YOLO("yolo11n.yaml")
-    model.add_callback("on_pretrain_routine_start", _threads)
-    model.add_callback("on_train_epoch_start", _threads)
-    started = time.time()
-    model.train(
-        data=str(train.data_yaml),
-        imgsz=args.imgsz,
-        epochs=args.epochs,
-        batch=args.batch,
-        workers=1,
-        device="cpu",
-        seed=args.seed,
-        deterministic=True,
-        plots=False,
-        amp=False,
-        project=str(args.state_dir / "runs"),
-        name=f"bootstrap-{args.name}-{args.version}",
-        exist_ok=True,
-        close_mosaic=args.close_mosaic,
-        nbs=args.nbs or args.batch,
-        scale=args.scale,
-        patience=1000,
-        verbose=False,
-    )
-    train_s = time.time() - started
-    best = Path(model.trainer.best)
+    if args.from_weights:
+        best, train_s = args.from_weights.resolve(), None
+    else:
+        model = YOLO("yolo11n.yaml")
+        model.add_callback("on_pretrain_routine_start", _threads)
+        model.add_callback("on_train_epoch_start", _threads)
+        started = time.time()
+        model.train(
+            data=str(train.data_yaml),
+            imgsz=args.imgsz,
+            epochs=args.epochs,
+            batch=args.batch,
+            workers=1,
+            device="cpu",
+            seed=args.seed,
+            deterministic=True,
+            plots=False,
+            amp=False,
+            project=str(args.state_dir / "runs"),
+            name=f"bootstrap-{args.name}-{args.version}",
+            exist_ok=True,
+            close_mosaic=args.close_mosaic,
+            nbs=args.nbs or args.batch,
+            scale=args.scale,
+            patience=1000,
+            verbose=False,
+        )
+        train_s = round(time.time() - started)
+        best = Path(model.trainer.best)
     torch.set_num_threads(args.threads)
     metrics = YOLO(str(best)).val(
         data=str(test.data_yaml),
@@ -138,13 +147,16 @@ def main(argv: list[str] | None = None) -> int:
         train={
             "trainer": "ultralytics (bootstrap)",
             "model": "yolo11n.yaml",
-            "epochs": args.epochs,
+            "epochs_planned": args.epochs,
             "imgsz": args.imgsz,
             "batch": args.batch,
             "seed": args.seed,
             "images": train.images,
             "generator": {**spec, "spec": args.spec.name},
-            "train_seconds": round(train_s),
+            "epochs_trained": int(torch.load(best, map_location="cpu", weights_only=False).get("epoch", -2))
+            + 1,
+            "train_seconds": train_s,
+            "weights": best.name,
         },
     )
     (REPO / "models" / "default.json").write_text(
