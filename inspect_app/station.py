@@ -156,6 +156,15 @@ class Station(StationAdmin, PipelineHost):
             self.submit(make_inspection(self, request, not_inspected("OVERRUN", "trigger queue full")))
         return request
 
+    def record_missed(self, part_id: str | None, code: str, message: str, source: str = "external") -> None:
+        """A trigger refused before it reached the station (e.g. the PLC triggered while a part was still
+        pending): recorded NOT_INSPECTED with ``code`` and counted as a missed trigger, so it shows up in
+        the results like any other part that was not inspected."""
+        request = self._new_request(source, part_id)
+        with self._done:
+            self._counters["missed_triggers"] += 1
+        self.submit(make_inspection(self, request, not_inspected(code, message)))
+
     def set_recipe(self, name: str, who: str = "api") -> None:
         """Switch recipe; takes effect on the next part and is recorded."""
         if name not in self.config.recipes:

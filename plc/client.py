@@ -104,6 +104,7 @@ class PlcClientLink:
         self.hs = FlatHandshake(
             lambda part: station.trigger(part, source="external"),
             ack_timeout_s=self.opc.handshake.ack_timeout_s,
+            on_missed=lambda part, code, why: station.record_missed(part, code, why),
             hold_until_ack=False,
         )
         self._lt = LoopThread("opcua-client")

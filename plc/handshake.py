@@ -78,8 +78,10 @@ class FlatHandshake:
         ack_timeout_s: float,
         hold_until_ack: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        on_missed: Callable[[str | None, str, str], None] | None = None,
     ) -> None:
         self._trigger = trigger
+        self.on_missed = on_missed
         self.ack_timeout_s = ack_timeout_s
         self.hold_until_ack = hold_until_ack
         self._clock = clock
@@ -190,6 +192,8 @@ class FlatHandshake:
         self.missed += 1
         self.last_missed_part = part or ""
         text = f"part {part or '(no PartId)'} not inspected: {why}"
+        if self.on_missed is not None:  # the part also goes into results.db as NOT_INSPECTED
+            self.on_missed(part, code.name, text)
         return [
             ("MissedTriggers", self.missed),
             ("LastMissedPartId", self.last_missed_part),

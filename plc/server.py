@@ -99,6 +99,7 @@ class EmbeddedServer:
         self.hs = FlatHandshake(
             lambda part: station.trigger(part, source="external"),
             ack_timeout_s=self.opc.handshake.ack_timeout_s,
+            on_missed=lambda part, code, why: station.record_missed(part, code, why),
         )
         self._lt = LoopThread("opcua-server")
         self._lt.start()

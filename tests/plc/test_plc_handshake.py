@@ -123,8 +123,16 @@ def test_trigger_while_busy_is_a_missed_trigger_with_fault(
     assert "B-2" in out["FaultText"] and out["Ready"] is False
     assert out["result_part"] == "B-1"  # the busy part is answered; the missed one is not confused with it
     assert out["fault_after_reset"] is False
-    assert wait_until(lambda: r.station.counters["total"] == 1)
+    assert wait_until(lambda: r.station.counters["total"] == 2)
     assert r.link.status()["missed_triggers"] == 1
+    # the missed part is not lost: it is in the results as NOT_INSPECTED, next to the inspected one
+    rows = dict(
+        sqlite3.connect(r.db)
+        .execute("select part_id, verdict || '/' || coalesce(error_code, '') from inspections")
+        .fetchall()
+    )
+    assert rows == {"B-1": "PASS/", "B-2": "NOT_INSPECTED/MISSED_TRIGGER"}
+    assert r.station.counters["missed_triggers"] == 1
 
 
 def test_late_ack_raises_ack_timeout_and_the_ack_clears_it(
