@@ -22,8 +22,9 @@ from inspect_app.synth.generator import CLASS_NAMES, STYLE_CLASSES, PartGenerato
 
 SPLITS = ("train", "val", "test")
 JPEG_QUALITY = 95
-# distinct boards per seed: more than the demo camera's 16, so a model sees more backgrounds than defects
-DATASET_LAYOUTS = 32
+# Distinct boards: at least one per two images. With 32 boards per seed, a model scored mAP50 0.98 on the
+# val split (same boards) and 0.50 on a fresh seed: it had learnt the boards, not the defects.
+MIN_DATASET_LAYOUTS = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +90,8 @@ def write_dataset(
     if image_ext not in ("jpg", "png"):
         raise ValueError(f"image_ext must be 'jpg' or 'png', not {image_ext!r}")
     counts = split_counts(n, tuple(splits))  # type: ignore[arg-type]
-    gen = PartGenerator(style, width, height, seed, defect_rate, layouts=DATASET_LAYOUTS, zoom=zoom)
+    layouts = max(MIN_DATASET_LAYOUTS, n // 2)
+    gen = PartGenerator(style, width, height, seed, defect_rate, layouts=layouts, zoom=zoom)
     out = Path(out).resolve()
     _clear(out, overwrite)
     for split in SPLITS:

@@ -10,6 +10,7 @@ prove each truth box covers what changed).
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -79,6 +80,9 @@ def _poly_alpha(shape: tuple[int, int], pts: np.ndarray, blur: bool) -> np.ndarr
     return cv2.GaussianBlur(a, (3, 3), 0.7) if blur else a
 
 
+_CACHED_LAYOUTS = 64  # ~100 MB of rendered 640x640 boards
+
+
 class PartGenerator:
     """Renders synthetic parts; ``layouts`` distinct boards/surfaces per seed, each seen in four flips."""
 
@@ -99,7 +103,7 @@ class PartGenerator:
         self.classes = STYLE_CLASSES[style]
         self.zoom = zoom
         self._scale = min(width, height) / 640 * zoom
-        self._cache: dict[int, Layout] = {}
+        self._cache: OrderedDict[int, Layout] = OrderedDict()  # LRU: a dataset may use thousands of boards
         self._noise: np.ndarray | None = None
 
     # ------------------------------------------------------------------ public
@@ -132,6 +136,10 @@ class PartGenerator:
             make = pcb_layout if self.style == "pcb" else surface_layout
             lay = self._cache[number] = make(_rng(self.seed, _LAYOUT, number), self.width, self.height,
                                              self.zoom)
+            if len(self._cache) > _CACHED_LAYOUTS:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(number)
         return lay
 
     # ------------------------------------------------------------------ frame
