@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_state_dir(cmd)
         cmd.set_defaults(func=lambda a, n=name: _control(a, {"cmd": n}))
 
-    dataset = sub.add_parser("dataset", help="datasets: synthetic generation").add_subparsers(
+    dataset = sub.add_parser("dataset", help="datasets: synthetic, or from reviews").add_subparsers(
         metavar="ACTION"
     )
     synth = dataset.add_parser("synth", help="write a YOLO dataset from the synthetic part generator")
@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_synth_arguments(synth)
     synth.set_defaults(func=cli_synth)
+    reviewed = dataset.add_parser("from-reviews", help="reviewed results as a YOLO dataset, labels corrected")
+    from inspect_app.reviews_export import add_from_reviews_arguments, cli_from_reviews
+
+    add_from_reviews_arguments(reviewed)
+    reviewed.set_defaults(func=cli_from_reviews)
 
     from inspect_app.store.reports import add_results_arguments
 

@@ -14,17 +14,27 @@ Readers (UI, reports, datasette) use ``open_readonly(db_path)``.
 """
 
 from inspect_app.store.images import FileOps, ImageArchive, ImageEncodeError, OrphanReport, SavedImage
-from inspect_app.store.schema import SCHEMA_VERSION, StoreClosed, StoreError, migrate, open_readonly
+from inspect_app.store.schema import (
+    SCHEMA_VERSION,
+    AuditEntry,
+    Review,
+    StoreClosed,
+    StoreError,
+    migrate,
+    open_readonly,
+)
 from inspect_app.store.writer import CommitListener, EventListener, SqliteResultStore
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AuditEntry",
     "CommitListener",
     "EventListener",
     "FileOps",
     "ImageArchive",
     "ImageEncodeError",
     "OrphanReport",
+    "Review",
     "SavedImage",
     "SqliteResultStore",
     "StoreClosed",

@@ -14,13 +14,14 @@ import math
 import sqlite3
 import time as _time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from inspect_app.types import Inspection, Severity, StatusEvent
+from inspect_app.types import Box, Inspection, Severity, StatusEvent
 
 
 class StoreError(RuntimeError):
@@ -47,6 +48,11 @@ INSPECTION_COLUMNS = (
 )  # fmt: skip
 DETECTION_COLUMNS = ("inspection_id", "class_id", "class_name", "confidence", "x1", "y1", "x2", "y2")
 EVENT_COLUMNS = ("time", "epoch", "kind", "severity", "message", "payload")
+REVIEW_COLUMNS = (
+    "time", "epoch", "inspection_id", "kind", "class_name", "x1", "y1", "x2", "y2", "who", "note",
+)  # fmt: skip
+AUDIT_COLUMNS = ("time", "epoch", "who", "role", "action", "target", "old", "new")
+REVIEW_KINDS = ("confirmed_defect", "false_reject", "missed_defect")
 
 
 def _num(v: object) -> float | None:
@@ -101,6 +107,44 @@ def event_row(e: StatusEvent) -> tuple:
     return (iso_utc(e.time), e.time, e.kind, severity, e.message, payload)
 
 
+@dataclass(frozen=True, slots=True)
+class Review:
+    """A person's judgement of one inspection; ``box`` (x1, y1, x2, y2 in image pixels) names the detection
+    judged (confirmed_defect / false_reject) or the defect the model missed (missed_defect); without a box
+    it is about the whole part."""
+
+    inspection_id: int
+    kind: str  # one of REVIEW_KINDS
+    who: str
+    class_name: str | None = None
+    box: Box | None = None
+    note: str = ""
+    time: float = field(default_factory=_time.time)
+
+    def row(self) -> tuple:
+        box = tuple(float(v) for v in self.box) if self.box is not None else (None,) * 4
+        return (iso_utc(self.time), self.time, self.inspection_id, self.kind, self.class_name, *box,
+                self.who, self.note)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """Who changed what, when: recipe edits, model switches, counter resets, role switches.
+    ``old`` and ``new`` are text (JSON for structured values) so any tool can read them."""
+
+    who: str
+    role: str
+    action: str
+    target: str
+    old: str | None
+    new: str | None
+    time: float = field(default_factory=_time.time)
+
+    def row(self) -> tuple:
+        return (iso_utc(self.time), self.time, self.who, self.role, self.action, self.target, self.old,
+                self.new)
+
+
 def iso_utc(epoch: float) -> str:
     """Fixed-width ISO-8601 UTC; fixed width keeps text order == time order (the time index relies on it)."""
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -151,9 +195,34 @@ def _v1_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v2_reviews_audit(db: sqlite_utils.Database) -> None:
+    # No foreign key to inspections: the writer checks the id itself, so one bad review is refused alone
+    # instead of failing (and endlessly retrying) the batch of inspections committed with it.
+    db["reviews"].create(
+        {
+            "id": int, "time": str, "epoch": float, "inspection_id": int, "kind": str, "class_name": str,
+            "x1": float, "y1": float, "x2": float, "y2": float, "who": str, "note": str,
+        },
+        pk="id",
+        not_null={"time", "epoch", "inspection_id", "kind", "who"},
+    )
+    db["audit"].create(
+        {
+            "id": int, "time": str, "epoch": float, "who": str, "role": str, "action": str, "target": str,
+            "old": str, "new": str,
+        },
+        pk="id",
+        not_null={"time", "epoch", "who", "role", "action"},
+    )
+    db["reviews"].create_index(["inspection_id"], "idx_reviews_inspection_id")
+    db["reviews"].create_index(["time"], "idx_reviews_time")
+    db["audit"].create_index(["time"], "idx_audit_time")
+
+
 # Append only: each entry runs once, in order, inside the same transaction that records its version.
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "initial tables: inspections, detections, events", _v1_initial),
+    (2, "reviews (operator feedback on verdicts) and audit (who changed what)", _v2_reviews_audit),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

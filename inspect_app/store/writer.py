@@ -24,11 +24,13 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
 from inspect_app.config import StoreConfig
 from inspect_app.store import schema
+from inspect_app.store.admin_rows import AdminRow, resolve, write_admin
 from inspect_app.store.images import ImageArchive, ImageJob, SavedImage, folder_epoch_range
 from inspect_app.store.retention import DiskGuard
 from inspect_app.types import CommittedInspection, Inspection, Severity, StatusEvent
@@ -75,6 +77,8 @@ class SqliteResultStore:
         self._queue: queue.Queue = queue.Queue(maxsize=config.queue_size)
         self._events: collections.deque[StatusEvent] = collections.deque()
         self._events_dropped = 0
+        self._admin: collections.deque[AdminRow] = collections.deque()  # reviews and audit rows
+        self._admin_closed = False  # the writer has exited: an admin row queued now would never resolve
         self._lock = threading.Lock()
         self._commit_listeners: list[CommitListener] = []
         self._event_listeners: list[EventListener] = []
@@ -151,6 +155,28 @@ class SqliteResultStore:
             self._events.append(event)
         self._wake()
 
+    def record_review(self, review: schema.Review) -> Future:
+        """Persist an operator's review with the next commit. Never blocks; the returned future gets the
+        row id after the commit, or StoreError when the inspection does not exist (that review alone is
+        refused). Raises StoreClosed after close()."""
+        if review.kind not in schema.REVIEW_KINDS:
+            kinds = ", ".join(schema.REVIEW_KINDS)
+            raise ValueError(f"review kind must be one of {kinds}, not {review.kind!r}")
+        return self._queue_admin(review)
+
+    def record_audit(self, entry: schema.AuditEntry) -> Future:
+        """Persist an audit row with the next commit; like record_review (future -> row id)."""
+        return self._queue_admin(entry)
+
+    def _queue_admin(self, entry: schema.Review | schema.AuditEntry) -> Future:
+        done: Future = Future()
+        with self._lock:
+            if self._closing or self._admin_closed or self._thread is None or not self._thread.is_alive():
+                raise schema.StoreClosed("results store is not running")
+            self._admin.append(AdminRow(entry, done))
+        self._wake()
+        return done
+
     def counts(self) -> dict[str, int]:
         """Committed rows: total, pass, fail, not_inspected (in memory, no query)."""
         with self._lock:
@@ -208,6 +234,7 @@ class SqliteResultStore:
             log.exception("results store writer died")
             self._emit(StatusEvent("store", Severity.ERROR, f"results store writer died: {exc!r}", {}))
         finally:
+            self._fail_admin(schema.StoreError("results store stopped before the row was committed"))
             conn.close()
             self.images.close()
 
@@ -256,11 +283,14 @@ class SqliteResultStore:
                 events = list(self._events)
                 self._events.clear()
                 dropped, self._events_dropped = self._events_dropped, 0
+                admin = list(self._admin)
+                self._admin.clear()
             if dropped:
                 events.append(StatusEvent("store", Severity.WARNING, f"{dropped} status events dropped", {}))
-            if (items or events) and not self._commit(conn, items, events):
+            if (items or events or admin) and not self._commit(conn, items, events, admin):
                 return  # abandoned by close()
-            if self._closing and self._inflight == 0 and self._queue.empty() and not self._events:
+            if (self._closing and self._inflight == 0 and self._queue.empty() and not self._events
+                    and not self._admin):
                 with contextlib.suppress(sqlite3.Error):  # a planner hint; the data is committed
                     conn.execute("PRAGMA optimize")
                 return
@@ -288,12 +318,13 @@ class SqliteResultStore:
             except queue.Empty:
                 return items  # momentarily empty: commit now, do not wait for the batch to fill
 
-    def _commit(self, conn: sqlite3.Connection, items: list[_Pending], events: list[StatusEvent]) -> bool:
+    def _commit(self, conn: sqlite3.Connection, items: list[_Pending], events: list[StatusEvent],
+                admin: list[AdminRow]) -> bool:
         self._prepare(items)
         delay = 0.05
         while True:
             try:
-                self._write(conn, items, events)
+                outcomes = self._write(conn, items, events, admin)
                 break
             except (sqlite3.Error, OSError) as exc:
                 if conn.in_transaction:
@@ -310,10 +341,12 @@ class SqliteResultStore:
                 deadline = time.monotonic() + delay
                 while time.monotonic() < deadline:
                     if self._abandon:
+                        resolve(admin, [schema.StoreError("commit abandoned at close")] * len(admin))
                         return False
                     time.sleep(min(0.05, delay))
                 delay = min(delay * 2, _BACKOFF_MAX_S)
         committed = time.monotonic()
+        resolve(admin, outcomes)
         if not self._healthy:
             self._healthy = True
             self._emit(StatusEvent("store", Severity.INFO, "results DB commits succeed again", {}))
@@ -332,7 +365,8 @@ class SqliteResultStore:
                     self._emit(StatusEvent("store", Severity.ERROR, f"commit listener failed: {exc!r}", {}))
         return True
 
-    def _write(self, conn: sqlite3.Connection, items: list[_Pending], events: list[StatusEvent]) -> None:
+    def _write(self, conn: sqlite3.Connection, items: list[_Pending], events: list[StatusEvent],
+               admin: list[AdminRow]) -> list[int | Exception]:
         conn.execute("BEGIN IMMEDIATE")
         if items:
             conn.executemany(
@@ -351,7 +385,16 @@ class SqliteResultStore:
                 f"VALUES ({', '.join('?' * len(schema.EVENT_COLUMNS))})",
                 [schema.event_row(e) for e in events],
             )
+        outcomes = [write_admin(conn, a.entry) for a in admin]
         conn.execute("COMMIT")
+        return outcomes
+
+    def _fail_admin(self, exc: Exception) -> None:
+        with self._lock:
+            self._admin_closed = True
+            admin = list(self._admin)
+            self._admin.clear()
+        resolve(admin, [exc] * len(admin))
 
     # ------------------------------------------------------------ rows and images
     def _prepare(self, items: list[_Pending]) -> None:

@@ -1,0 +1,149 @@
+"""The main window on a running station: what it shows matches the DB, it never claims a live verdict
+when the line is not inspecting, and closing it stops the station without losing a queued result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inspect_app.testing.fakes import ScriptedSource
+from inspect_app.types import Verdict
+
+
+def test_banner_counters_and_table_match_the_db(harness: Any, qtbot: Any, rows: Any) -> None:
+    h = harness(max_parts=12)  # the free-run source stops after 12 parts: the DB then holds still
+    h.start()
+    h.wait_results(12)
+    qtbot.waitUntil(lambda: h.station.finished.is_set(), timeout=10_000)
+    w = h.window
+    w.tick()
+    last = rows(h.cfg, "select * from inspections order by id desc limit 1")[0]
+    assert w.banner.verdict == Verdict(last["verdict"]) and w.banner.part_id == last["part_id"]
+    assert w.live.part_id == last["part_id"]  # the live view shows the newest part, whatever it skipped
+    by_verdict = rows(h.cfg, "select verdict, count(*) n from inspections group by 1")
+    counts = {r["verdict"]: r["n"] for r in by_verdict}
+    shown = {k: w.counters.values[k].text() for k in ("total", "pass", "fail", "not_inspected")}
+    assert shown == {"total": "12", "pass": str(counts.get("PASS", 0)), "fail": str(counts.get("FAIL", 0)),
+                     "not_inspected": str(counts.get("NOT_INSPECTED", 0))}
+    assert counts["FAIL"] == 4 and w.counters.values["yield_pct"].text() == "66.7%"
+    qtbot.waitUntil(lambda: len(w.trend.values) == 12, timeout=5_000)  # charts repaint twice a second
+    assert w.defects.counts == {"short": 4}
+    w.tabs.setCurrentWidget(w.table)  # picking the tab reads it from the DB
+    qtbot.waitUntil(lambda: len(w.table.ids) == 12, timeout=10_000)
+    assert w.table.ids[0] == last["id"] and w.table.item(0, 1).text() == last["part_id"]
+    lights = dict((k, lvl) for k, lvl, _ in w.lights.items)
+    assert lights["state"] == "ok" and lights["camera"] == "ok" and lights["model"] == "ok"
+    assert "fake 1" in w.lights.text_of("model")
+    h.stop()
+    w.tick()
+    assert w.banner.blocked == "STOPPED"  # not a green PASS while the line is stopped
+    assert w.counters.values["total"].text() == "12"  # the last counts stay readable
+
+
+def test_close_stops_gracefully_and_every_queued_part_is_saved(
+    harness: Any, make_config: Any, qtbot: Any, rows: Any
+) -> None:
+    cfg = make_config(trigger={"mode": "software", "queue_size": 100})
+    h = harness(cfg)
+    h.start()
+    h.detector.hang()  # inference stalls: the triggers pile up in the queues
+    ids = [h.station.trigger(f"Q{i:02d}").part_id for i in range(30)]
+    h.window.close()  # while 30 parts are queued
+    assert h.window.isVisible() and h.window.phase == "stopping"  # the close waits for the flush
+    h.detector.release()
+    qtbot.waitUntil(lambda: not h.window.isVisible(), timeout=30_000)
+    assert h.controller.station is None and h.window.phase == "stopped"
+    saved = rows(cfg, "select part_id, verdict from inspections order by id")
+    assert [r["part_id"] for r in saved] == ids
+    assert h.feed.results_seen == 30
+
+
+def test_start_failure_is_shown_not_hidden(harness: Any, qtbot: Any) -> None:
+    h = harness(detectors={"other": object()})  # no detector for the recipes' model "fake"
+    h.window.start_station()
+    qtbot.waitUntil(lambda: h.window.phase == "failed", timeout=10_000)
+    h.window.tick()
+    assert h.window.banner.blocked == "NOT RUNNING"
+    state = next((lvl, text) for k, lvl, text in h.window.lights.items if k == "state")
+    assert state[0] == "error" and "Start failed" in state[1]
+    assert h.window.start_button.isEnabled() and not h.window.trigger_button.isEnabled()
+
+
+def test_unsecured_plc_link_is_spelled_out(harness: Any, qtbot: Any) -> None:
+    class DemoLink:  # a link as the OPC UA plugin reports itself, in the demo's unsecured mode
+        name = "opcua"
+
+        def start(self, station: Any) -> None:
+            self.station = station
+
+        def stop(self) -> None:
+            pass
+
+        def status(self) -> dict[str, Any]:
+            return {"connected": True, "security": "None (unsecured, loopback only)", "mode": "server",
+                    "endpoint": "opc.tcp://127.0.0.1:4840/", "clients": 0,
+                    "detail": "OPC UA server opc.tcp://127.0.0.1:4840/: 0 client(s)"}
+
+    h = harness(links=lambda st: [DemoLink()])
+    h.start()
+    h.window.refresh()
+    qtbot.waitUntil(lambda: "UNSECURED" in h.window.lights.text_of("link"), timeout=10_000)
+    level = next(lvl for k, lvl, _ in h.window.lights.items if k == "link")
+    assert level == "warn"  # never green without security
+    text = h.window.lights.text_of("link")
+    assert text.startswith("UNSECURED (None)") and "opc.tcp://127.0.0.1:4840/, 0 client(s)" in text
+
+
+def test_link_light_is_green_only_secured_and_with_a_peer() -> None:
+    from ui.status_lights import link_light
+
+    secured = "Basic256Sha256 SignAndEncrypt; 2 user(s), no anonymous"
+    server = {"connected": True, "security": secured, "mode": "server", "endpoint": "opc.tcp://x:4840/"}
+    assert link_light("opcua", {**server, "clients": 1})[0] == "ok"
+    assert link_light("opcua", {**server, "clients": 0})[0] == "warn"  # no PLC connected
+    client = {"connected": False, "security": "Basic256Sha256 SignAndEncrypt (client)", "detail": "retrying"}
+    level, text = link_light("opcua", client)
+    assert level == "warn" and "not connected" in text and "retrying" in text
+    assert link_light("opcua", {**client, "connected": True})[0] == "ok"
+    assert link_light("opcua", {"connected": True, "security": ""})[0] == "warn"  # unknown = unsecured
+    assert link_light("opcua", {"error": "boom"})[0] == "error"
+
+
+def test_counter_reset_is_recorded_and_restarts_the_shift(harness: Any, qtbot: Any, rows: Any) -> None:
+    h = harness()
+    h.start()
+    h.wait_results(5)
+    before = h.station.counters["total"]
+    assert h.window.reset_counters(confirm=False)
+    h.window.tick()
+    assert int(h.window.counters.values["total"].text()) < before
+    qtbot.waitUntil(lambda: bool(rows(h.cfg, "select * from audit where action = 'counters.reset'")),
+                    timeout=10_000)
+    row = rows(h.cfg, "select * from audit where action = 'counters.reset'")[0]
+    assert (row["who"], row["role"]) == ("operator", "operator")
+
+
+def test_camera_error_turns_the_camera_light_red(harness: Any, qtbot: Any, part: Any) -> None:
+    from inspect_app.protocols import SourceError
+
+    class CutCable(ScriptedSource):  # delivers one frame, then the camera is gone for good
+        def open(self) -> None:
+            if self.opens:
+                self.opens += 1
+                raise SourceError("OPEN_FAILED", "cable pulled")
+            super().open()
+
+    h = harness()
+    h.source = CutCable([part(False), SourceError("READ_FAILED", "cable pulled")])
+    h.start()
+    qtbot.waitUntil(lambda: h.station.error_code == "CAMERA_ERROR", timeout=10_000)
+    # the station reports the camera error, then goes to Error: a display tick may fall in between
+    qtbot.waitUntil(lambda: h.window.banner.blocked == "ERROR CAMERA_ERROR", timeout=5_000)
+    qtbot.waitUntil(lambda: "cable pulled" in h.window.lights.text_of("camera"), timeout=5_000)
+    assert [lvl for k, lvl, _ in h.window.lights.items if k == "camera"] == ["error"]
+
+
+def test_camera_text_never_shows_a_stream_password(make_config: Any) -> None:
+    from ui.status_lights import source_text
+
+    cfg = make_config(source={"kind": "opencv", "uri": "rtsp://admin:hunter2@10.0.0.7/stream1"})
+    assert source_text(cfg) == "opencv rtsp://10.0.0.7/stream1"

@@ -1,0 +1,221 @@
+"""Status lights with text: station state, camera, model, PLC/OPC UA link(s), database, disk space.
+
+A light is never only a colour: each has words, for the colour-blind and for the phone photo sent to the
+engineer. The station state is shown with the OPC UA Machine Vision names the PLC sees (Preoperational,
+Operational: Ready / ContinuousExecution, Error, Halted). A link without security says "UNSECURED" in its
+text and is never green.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PyQt6.QtCore import QRectF, Qt
+from PyQt6.QtGui import QColor, QPainter
+from PyQt6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
+
+from inspect_app.config import StationConfig
+from inspect_app.state import StationState
+from inspect_app.station import Station
+from ui.i18n import QT_TRANSLATE_NOOP, Retranslatable, translate
+
+OK, WARN, ERROR, OFF = "ok", "warn", "error", "off"
+LEVEL_COLOURS = {OK: "#2E7D32", WARN: "#F9A825", ERROR: "#C62828", OFF: "#78909C"}
+TITLES = {
+    "state": QT_TRANSLATE_NOOP("StatusLights", "Station"),
+    "camera": QT_TRANSLATE_NOOP("StatusLights", "Camera"),
+    "model": QT_TRANSLATE_NOOP("StatusLights", "Model"),
+    "link": QT_TRANSLATE_NOOP("StatusLights", "PLC link"),
+    "db": QT_TRANSLATE_NOOP("StatusLights", "Database"),
+    "disk": QT_TRANSLATE_NOOP("StatusLights", "Disk"),
+}
+UNSECURED = {"", "none", "unsecured", "nosecurity"}
+
+
+@dataclass
+class StatusInputs:
+    station: Station | None
+    phase: str  # "starting", "running", "stopping", "stopped", "failed"
+    config: StationConfig
+    start_error: str | None = None
+    camera_error: str | None = None  # last camera error message while the camera is failing
+    store_error: str | None = None  # last DB error while commits fail
+    health: dict[str, Any] = field(default_factory=dict)  # from DbReader "health"
+
+
+def source_text(cfg: StationConfig) -> str:
+    s = cfg.source
+    if s.kind == "synthetic":
+        return f"synthetic {s.style} {s.width}×{s.height}"
+    if s.kind == "folder":
+        return f"folder {s.path.name}/{s.pattern}"
+    uri = str(s.uri)
+    if "@" in uri and "://" in uri:  # rtsp://user:password@camera: never put a password on the screen
+        scheme, rest = uri.split("://", 1)
+        uri = f"{scheme}://{rest.split('@', 1)[1]}"
+    return f"opencv {uri}"
+
+
+def assess(i: StatusInputs) -> list[tuple[str, str, str]]:
+    """(key, level, text) for each light."""
+    st = i.station
+    out: list[tuple[str, str, str]] = []
+    # station state, as the OPC UA side reports it
+    if st is None:
+        phases = {
+            "starting": translate("StatusLights", "Preoperational (starting)"),
+            "stopping": translate("StatusLights", "Stopping: saving results"),
+            "failed": translate("StatusLights", "Start failed: {0}").format(i.start_error or ""),
+        }
+        text = phases.get(i.phase, translate("StatusLights", "Halted"))
+        out.append(("state", ERROR if i.phase == "failed" else OFF, text))
+    elif st.state == StationState.ERROR:
+        out.append(("state", ERROR, translate("StatusLights", "Error: {0}").format(st.error_code or "")))
+    elif st.state.operational:
+        text = translate("StatusLights", "Operational · {0} · recipe {1}").format(st.state.value, st.recipe)
+        out.append(("state", OK, text))
+    else:
+        out.append(("state", OFF, st.state.value))
+    # camera: the source the station really reads (a test or a bench may hand it one)
+    acquire = getattr(st, "acquire", None)
+    src = source_text(i.config)
+    if acquire is not None and i.config.source.kind == "synthetic":
+        src = getattr(acquire.source, "name", "") or src
+    if st is None:
+        out.append(("camera", OFF, src))
+    elif i.camera_error or st.error_code == "CAMERA_ERROR":
+        why = i.camera_error or translate("StatusLights", "no frames")
+        out.append(("camera", ERROR, f"{src}: {why}"))
+    else:
+        out.append(("camera", OK, src))
+    # model of the active recipe
+    if st is None:
+        model = Path(i.config.recipes[i.config.active_recipe].model)
+        out.append(("model", OFF, f"{model.parent.name} {model.name}"))
+    else:
+        det = st.models().get(st.config.recipes[st.recipe].model)
+        if det is None:
+            out.append(("model", ERROR, translate("StatusLights", "not loaded")))
+        else:
+            out.append(("model", OK, f"{det.info.name} {det.info.version} ({det.info.backend})"))
+    # links
+    links = i.health.get("links") or []
+    if not links:
+        out.append(("link", OFF, translate("StatusLights", "none configured")))
+    for name, status in links:
+        out.append(("link", *link_light(name, status)))
+    # database
+    if i.store_error:
+        out.append(("db", ERROR, i.store_error))
+    elif i.health.get("db_ok"):
+        mb = i.health.get("db_bytes", 0) / 1e6
+        out.append(("db", OK, translate("StatusLights", "{0} · {1:.1f} MB").format(i.config.store.db, mb)))
+    else:
+        why = i.health.get("db_error") or translate("StatusLights", "not open yet")
+        out.append(("db", OFF if st is None else WARN, why))
+    # disk
+    free = i.health.get("disk_free")
+    if free is None:
+        out.append(("disk", OFF, "…"))
+    else:
+        r = i.config.store.retention
+        free_mb = free / 1e6
+        level = ERROR if free_mb < r.stop_saving_free_mb else WARN if free_mb < r.min_free_mb else OK
+        text = translate("StatusLights", "{0:.1f} GB free").format(free / 1e9)
+        if level == ERROR:
+            text += " · " + translate("StatusLights", "images not saved")
+        out.append(("disk", level, text))
+    return out
+
+
+def link_light(name: str, status: dict[str, Any]) -> tuple[str, str]:
+    """A link's light. Green only when connected and secured; a server with no client is amber (the PLC
+    is not there), and an unsecured link says so first, with its security mode."""
+    security = str(status.get("security") or "")
+    flat = security.strip().lower().replace(" ", "")
+    # the OPC UA link says e.g. "None (unsecured, loopback only)": any "None"/"unsecured" is unsecured
+    secure = not (flat in UNSECURED or flat.startswith("none") or "unsecured" in flat)
+    if status.get("error"):
+        return ERROR, f"{name}: {status['error']}"
+    if status.get("mode") == "server" and "clients" in status:
+        clients = int(status.get("clients") or 0)
+        state = translate("StatusLights", "server {0}, {1} client(s)").format(status.get("endpoint", ""),
+                                                                              clients)
+        up = bool(status.get("connected")) and clients > 0
+    else:
+        up = bool(status.get("connected"))
+        state = translate("StatusLights", "connected") if up else translate("StatusLights", "not connected")
+        if status.get("detail"):
+            state += f" · {status['detail']}"
+    if secure:
+        return (OK if up else WARN), f"{name}: {state} · {security}"
+    mode = security.split("(")[0].strip() or "None"
+    unsecured = translate("StatusLights", "UNSECURED")
+    return WARN, f"{unsecured} ({mode}) · {name}: {state}"
+
+
+class Light(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFixedSize(22, 22)
+        self.level = OFF
+
+    def set_level(self, level: str) -> None:
+        if level != self.level:
+            self.level = level
+            self.update()
+
+    def paintEvent(self, _event: object) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setBrush(QColor(LEVEL_COLOURS[self.level]))
+        p.setPen(QColor("#222222"))
+        p.drawEllipse(QRectF(2, 2, 18, 18))
+        p.end()
+
+
+class StatusLights(Retranslatable, QFrame):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        # never squeezed below its text: the charts under it give way instead
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.grid = QGridLayout(self)
+        self.grid.setColumnStretch(2, 1)
+        self.rows: list[tuple[Light, QLabel, QLabel]] = []
+        self.items: list[tuple[str, str, str]] = []
+
+    def set_items(self, items: list[tuple[str, str, str]]) -> None:
+        if items == self.items:
+            return
+        self.items = items
+        while len(self.rows) < len(items):
+            light, title, text = Light(), QLabel(), QLabel()
+            title.setStyleSheet("font-weight: bold; font-size: 15px;")
+            text.setStyleSheet("font-size: 15px;")
+            text.setWordWrap(True)
+            text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            n = len(self.rows)
+            self.grid.addWidget(light, n, 0)
+            self.grid.addWidget(title, n, 1)
+            self.grid.addWidget(text, n, 2)
+            self.rows.append((light, title, text))
+        for n, (light, title, text) in enumerate(self.rows):
+            visible = n < len(items)
+            for w in (light, title, text):
+                w.setVisible(visible)
+            if visible:
+                key, level, words = items[n]
+                light.set_level(level)
+                title.setText(translate("StatusLights", TITLES[key]))
+                text.setText(words)
+
+    def text_of(self, key: str) -> str:
+        """All texts of the lights of ``key`` (for tests and the status bar)."""
+        return " | ".join(words for k, _lvl, words in self.items if k == key)
+
+    def retranslate(self) -> None:
+        items, self.items = self.items, []
+        self.set_items(items)
