@@ -9,6 +9,11 @@ from pathlib import Path
 from inspect_app.config import StationConfig, parse_config
 
 REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
+# Engineer mode in the demo window. The password is "engineer" and is printed in the README: this is a demo
+# on loopback, like its unsecured OPC UA endpoint; a real station sets its own hash in station.toml.
+DEMO_ENGINEER_PASSWORD_HASH = (
+    "scrypt$16384$8$1$Vta45v/IoeKfMVaPMwc0Fw==$E7Vm9CNYxZbi1C0h10fxtapF22IoQSHoIFFF5V1HPz8="
+)
 
 
 def models_root() -> Path:
@@ -57,6 +62,7 @@ def demo_config(state_dir: Path = Path("var"), model_dir: Path | None = None) ->
                 },
             },
             "active_recipe": "pcb-demo",
+            "ui": {"engineer_password_hash": DEMO_ENGINEER_PASSWORD_HASH},
             # the embedded OPC UA server, unsecured on loopback only (the server logs this loudly and the
             # window shows it); production settings: station.example.toml [opcua]
             "opcua": {

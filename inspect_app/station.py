@@ -131,6 +131,8 @@ class Station(StationAdmin, PipelineHost):
             self._emit("state", Severity.ERROR, f"start failed: {exc}")
             self._sm.to(StationState.HALTED, "start failed")
             self._close_resources()
+            if self._store is not None:  # the start-failure event above is committed, then the writer ends
+                self._store.close(10.0)
             raise
         self._start_threads()
         mode = self.config.trigger.mode

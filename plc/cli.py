@@ -80,7 +80,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_hash_password(args: argparse.Namespace) -> int:
-    from plc.passwords import hash_password
+    from inspect_app.passwords import hash_password
 
     if args.password_env:
         password = os.environ.get(args.password_env, "")

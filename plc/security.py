@@ -27,7 +27,7 @@ from asyncua.server.user_managers import UserManager
 from asyncua.ua.ua_binary import struct_from_binary
 
 from inspect_app.config_opcua import OpcUaConfig
-from plc.passwords import verify_password
+from inspect_app.passwords import verify_password
 
 log = logging.getLogger(__name__)
 

@@ -47,7 +47,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 
 def cmd_hash_password(args: argparse.Namespace) -> int:
-    from ui.roles import hash_password
+    from inspect_app.passwords import hash_password
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")

@@ -8,17 +8,13 @@ the CLI can hash a password on a machine without a display.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
 from collections.abc import Callable
 from typing import Any
 
+from inspect_app.passwords import verify_password
+
 OPERATOR = "operator"
 ENGINEER = "engineer"
-_N, _R, _P = 2**14, 8, 1  # ~16 MiB, ~50 ms: slow for an attacker, unnoticed at a login
-_DKLEN = 32
 
 
 def QT_TRANSLATE_NOOP(context: str, text: str) -> str:  # upper case: the marker pylupdate6 collects
@@ -29,31 +25,6 @@ def QT_TRANSLATE_NOOP(context: str, text: str) -> str:  # upper case: the marker
 NO_PASSWORD = QT_TRANSLATE_NOOP("Roles", "No engineer password is configured ([ui] engineer_password_hash).")
 WRONG_PASSWORD = QT_TRANSLATE_NOOP("Roles", "Wrong password.")
 NEEDS_ENGINEER = QT_TRANSLATE_NOOP("Roles", "This needs engineer mode.")
-
-
-def hash_password(password: str, *, salt: bytes | None = None) -> str:
-    if not password:
-        raise ValueError("the engineer password must not be empty")
-    salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=_DKLEN)
-    b64 = base64.b64encode
-    return f"scrypt${_N}${_R}${_P}${b64(salt).decode()}${b64(digest).decode()}"
-
-
-def verify_password(password: str, stored: str | None) -> bool:
-    """False for a wrong password, an unset hash or a malformed one (never raises on bad input)."""
-    if not stored or not password:
-        return False
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        want = base64.b64decode(digest, validate=True)
-        got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt, validate=True), n=int(n),
-                             r=int(r), p=int(p), dklen=len(want), maxmem=256 * 2**20)
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(got, want)
 
 
 class RoleRefused(Exception):

@@ -34,11 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     clean_qt_env()
     from PyQt6.QtWidgets import QApplication
 
+    from inspect_app.passwords import hash_password
     from ui.controller import StationController
     from ui.feed import StationFeed
     from ui.i18n import Translations
     from ui.main_window import MainWindow
-    from ui.roles import hash_password
 
     state = Path(tempfile.mkdtemp(prefix="inspect-screens-"))
     real = (default_model_dir() / "manifest.json").exists() and not args.fake

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from inspect_app.config import StationConfig
+from inspect_app.passwords import hash_password
 from inspect_app.station import Station
 from inspect_app.testing.fakes import ScriptedDetector, ScriptedSource, part_image
 from plc.certs import generate_certificate
 from plc.link import make_link
-from plc.passwords import hash_password
 from plc.testing import CLIENT_URI, USERS, Running
 
 

@@ -14,7 +14,7 @@ from cryptography import x509
 from inspect_app.cli import main
 from inspect_app.config import ConfigError, load_config, parse_config
 from inspect_app.headless import _start_links
-from plc.passwords import hash_password, verify_password
+from inspect_app.passwords import hash_password, verify_password
 from plc.testing import Running, free_port, open_server, station_config
 
 REPO = Path(__file__).resolve().parents[2]

@@ -19,9 +19,9 @@ from ui.qt_env import clean_qt_env
 clean_qt_env()  # before pytest-qt makes the QApplication
 
 from inspect_app.config import StationConfig, parse_config  # noqa: E402
+from inspect_app.passwords import hash_password  # noqa: E402
 from inspect_app.station import Station  # noqa: E402
 from inspect_app.testing.fakes import DEFECT_MARK, ScriptedDetector, ScriptedSource  # noqa: E402
-from ui.roles import hash_password  # noqa: E402
 
 ENGINEER_PASSWORD = "line-1-engineer"
 PASSWORD_HASH = hash_password(ENGINEER_PASSWORD)

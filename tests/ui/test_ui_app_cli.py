@@ -14,11 +14,11 @@ import pytest
 
 from inspect_app.cli import build_parser, main
 from inspect_app.config import ConfigError
+from inspect_app.passwords import hash_password, verify_password
 from inspect_app.station import Station
 from inspect_app.testing.fakes import ScriptedDetector, ScriptedSource
 from ui.app import pick_language, run_gui
 from ui.i18n import I18N_DIR
-from ui.roles import hash_password, verify_password
 
 TS = I18N_DIR / "inspect_ui_zh_CN.ts"
 QM = I18N_DIR / "inspect_ui_zh_CN.qm"
