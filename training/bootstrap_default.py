@@ -70,13 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     train = write_dataset(
         data_root / f"{args.spec.stem}-s{spec['seed']}-n{spec['n']}", overwrite=True, **spec
     )
-    test = write_dataset(
-        data_root / f"synth-pcb-s{args.test_seed}-test",
-        n=args.test_n,
-        seed=args.test_seed,
-        splits=(0.02, 0.02, 0.96),
-        overwrite=True,
-    )
+    # the same generator settings (style, size, zoom, defect rate), another seed: boards never trained on
+    test_spec = {**spec, "seed": args.test_seed, "n": args.test_n, "splits": (0.02, 0.02, 0.96)}
+    test = write_dataset(data_root / f"{args.spec.stem}-s{args.test_seed}-test", overwrite=True, **test_spec)
     print(train.line())
     print(test.line())
 

@@ -1,9 +1,11 @@
-"""Write a model release: ``<out_dir>/<name>/<version>/{model.pt, model.onnx, manifest.json}``.
+"""Write a model release: ``<out_dir>/<name>/<version>/{model.pt, model.onnx, manifest.json}`` (+ OpenVINO).
 
-The checkpoint is the one ultralytics itself loads (``YOLO("model.pt")``), the ONNX file comes from
-ultralytics' own exporter (so its output layout is what the station's post-processing mirrors), and the
-manifest pins both by sha256. Everything is written into a temporary sibling directory and renamed at the
-end: a crash mid-export never leaves a directory that looks like a complete release.
+The checkpoint is the one ultralytics itself loads (``YOLO("model.pt")``), the ONNX file (and optionally the
+OpenVINO IR) comes from ultralytics' own exporter (so its output layout is what the station's
+post-processing mirrors), and the manifest pins every file by sha256. Everything is written into a temporary
+sibling directory, checked (the station's detector on the exported files must reproduce the PyTorch model,
+see ``release_check``) and renamed at the end: a crash mid-export or a failed check never leaves a directory
+that looks like a complete release.
 """
 
 from __future__ import annotations
@@ -67,8 +69,19 @@ def write_release(
     metrics: dict | None = None,
     train: dict | None = None,
     parent: str | None = None,
+    *,
+    data_fingerprint: str | None = None,
+    openvino: bool = False,
+    check_images: list | None = None,
+    check_threads: int | None = None,
+    extra: dict | None = None,
 ) -> Path:
-    """Save, export and pin a model as the release ``out_dir/name/version``; returns that directory."""
+    """Save, export, check and pin a model as the release ``out_dir/name/version``; returns that directory.
+
+    ``check_images`` (BGR uint8 arrays; default: generated scenes) are run through the station's detector on
+    every exported file and compared with the PyTorch model; on a mismatch ``ReleaseCheckError`` is raised
+    and nothing is written. ``extra`` adds manifest keys (e.g. the dataset summary).
+    """
     _require_offline()
     for label, seg in (("name", name), ("version", version)):
         if not _SEGMENT_RE.match(seg):
@@ -136,6 +149,9 @@ def write_release(
         if onnx_path != tmp / "model.onnx":
             shutil.move(onnx_path, tmp / "model.onnx")
         _stamp_onnx(tmp / "model.onnx", name=name, version=version, names=names, imgsz=imgsz, stride=stride)
+        files = ["model.onnx", "model.pt"]
+        if openvino:
+            files += _export_openvino(tmp, imgsz)
 
         manifest = {
             "schema": SCHEMA,
@@ -146,12 +162,20 @@ def write_release(
             "imgsz": [imgsz, imgsz],
             "stride": stride,
             "names": [names[i] for i in range(len(names))],
-            "files": {f: file_entry(tmp / f) for f in ("model.onnx", "model.pt")},
+            "files": {f: file_entry(tmp / f) for f in files},
             "metrics": dict(metrics or {}),
             "train": dict(train or {}),
-            "data_fingerprint": None,
+            "data_fingerprint": data_fingerprint,
             "parent": parent,
+            **(extra or {}),
         }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
+
+        from training.release_check import check_release, fallback_images
+
+        runs = {"onnxruntime": "model.onnx", **({"openvino": "model.xml"} if openvino else {})}
+        images = list(check_images) if check_images else fallback_images()
+        manifest["check"] = check_release(tmp, images, runs, check_threads or threads)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
         os.replace(tmp, final)
     except BaseException:
@@ -160,6 +184,25 @@ def write_release(
     finally:
         torch.set_num_threads(threads)  # the exporter's select_device() resets the process-wide setting
     return final
+
+
+def _export_openvino(tmp: Path, imgsz: int) -> list[str]:
+    """OpenVINO IR (fp32) by ultralytics' exporter, flattened to ``model.xml`` + ``model.bin``: manifests list
+    plain file names, and OpenVINO finds the weights next to the xml by name."""
+    from ultralytics import YOLO
+
+    exported = Path(
+        YOLO(str(tmp / "model.pt"), task="detect").export(
+            format="openvino", imgsz=imgsz, dynamic=False, batch=1, device="cpu", nms=False, verbose=False
+        )
+    )
+    try:
+        xml = next(exported.glob("*.xml"))
+        shutil.move(xml, tmp / "model.xml")
+        shutil.move(xml.with_suffix(".bin"), tmp / "model.bin")
+    finally:
+        shutil.rmtree(exported, ignore_errors=True)
+    return ["model.xml", "model.bin"]
 
 
 def _stamp_onnx(path: Path, *, name: str, version: str, names: dict, imgsz: int, stride: int) -> None:

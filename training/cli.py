@@ -1,0 +1,388 @@
+"""The training commands of ``inspect-app`` (an ``inspect_app.commands`` entry point):
+
+* ``train``    - train a detector with the Lightning pipeline; every run folder holds its resolved config;
+* ``evaluate`` - metrics JSON, PR curve and confusion matrix of a model on a dataset split;
+* ``models``   - ``list``, ``show``, ``promote`` (models/default.json) and ``release`` model releases.
+
+The station imports this module to build its command line, so nothing heavy is imported here: torch,
+Lightning and ultralytics load when a command runs, after ``configure_offline``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+OUT_ENV = (
+    "INSPECT_APP_TRAIN_OUT"  # DDP child processes re-run the command line; they must reuse rank 0's folder
+)
+
+# flag -> ultralytics hyperparameter (the rest via --hyp KEY=VALUE)
+_HYP_FLAGS = {
+    "epochs": int,
+    "imgsz": int,
+    "batch": int,
+    "nbs": int,
+    "seed": int,
+    "close_mosaic": int,
+    "scale": float,
+    "lr0": float,
+    "optimizer": str,
+    "patience": int,
+    "fraction": float,
+}
+
+
+def add_arguments(sub: argparse._SubParsersAction) -> None:
+    tr = sub.add_parser("train", help="train a YOLO detector (PyTorch Lightning; see docs/training.md)")
+    tr.add_argument("--data", type=Path, help="ultralytics data.yaml (train/val[/test] and names)")
+    tr.add_argument(
+        "--model", default=None, help="yolo11n.yaml, yolo11s.yaml, yolov8n.yaml, ... or a .pt to fine-tune"
+    )
+    tr.add_argument("--epochs", type=int, help="default 100")
+    tr.add_argument("--imgsz", type=int, help="train/val image size, default 640")
+    tr.add_argument("--batch", type=int, help="total batch over all devices, default 16")
+    tr.add_argument("--nbs", type=int, help="nominal batch size: gradients accumulate to it (default 64)")
+    tr.add_argument("--seed", type=int, help="default 0")
+    tr.add_argument("--close-mosaic", type=int, help="epochs at the end without mosaic (default 10)")
+    tr.add_argument("--scale", type=float, help="scale augmentation gain (default 0.5)")
+    tr.add_argument("--lr0", type=float, help="initial lr (ignored with optimizer auto)")
+    tr.add_argument("--optimizer", help="auto (default), SGD, AdamW, MuSGD, ...")
+    tr.add_argument("--patience", type=int, help="stop after N epochs without a better val fitness (100)")
+    tr.add_argument("--fraction", type=float, help="use this fraction of the train split (default 1.0)")
+    tr.add_argument(
+        "--hyp",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other ultralytics hyperparameter, e.g. --hyp mosaic=0.5 --hyp fliplr=0.0",
+    )
+    tr.add_argument("--accelerator", default=None, help="cpu, gpu, auto (default)")
+    tr.add_argument("--devices", default=None, help="auto, N, or a list like 0,1 (Lightning)")
+    tr.add_argument("--strategy", default=None, help="auto, ddp, ddp_spawn, ... (Lightning; DDP: docs)")
+    tr.add_argument("--num-nodes", type=int, default=None, help="nodes for multi-node DDP")
+    tr.add_argument(
+        "--precision", default=None, help="32-true, 16-mixed, bf16-mixed (default: 16-mixed on GPU)"
+    )
+    tr.add_argument("--threads", type=int, default=None, help="torch threads on CPU (default: all cores)")
+    tr.add_argument(
+        "--workers", type=int, default=None, help="dataloader workers (default: 0 on CPU, 8 on GPU)"
+    )
+    tr.add_argument("--save-period", type=int, default=None, help="also keep a checkpoint every N epochs")
+    tr.add_argument(
+        "--out", type=Path, default=None, help="run folder (default <state-dir>/runs/train/<data>-<model>)"
+    )
+    tr.add_argument(
+        "--config", type=Path, default=None, help="start from a run's config.yaml; flags override"
+    )
+    tr.add_argument("--resume", type=Path, default=None, help="continue a run folder (or its .ckpt)")
+    tr.add_argument("--state-dir", type=Path, default=Path("var"), help="caches and settings (default var/)")
+    tr.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("evaluate", help="metrics, PR curve and confusion matrix of a model on a split")
+    ev.add_argument("--model", type=Path, required=True, help="a release dir, a run dir or a .pt")
+    ev.add_argument("--data", type=Path, required=True, help="data.yaml")
+    ev.add_argument("--split", default="test", choices=["train", "val", "test"])
+    ev.add_argument(
+        "--out", type=Path, default=None, help="default <state-dir>/runs/evaluate/<model>-<split>"
+    )
+    ev.add_argument("--imgsz", type=int, default=None, help="default: the model's")
+    ev.add_argument("--batch", type=int, default=16)
+    ev.add_argument("--threads", type=int, default=None)
+    ev.add_argument("--state-dir", type=Path, default=Path("var"))
+    ev.set_defaults(func=cmd_evaluate)
+
+    models = sub.add_parser("models", help="model releases: list, show, promote, release")
+    msub = models.add_subparsers(metavar="ACTION", required=True)
+    ls = msub.add_parser("list", help="releases under the models folder")
+    show = msub.add_parser("show", help="a release's manifest, verified")
+    show.add_argument("release", help="NAME/VERSION or a release directory")
+    promote = msub.add_parser("promote", help="make a release the default model (models/default.json)")
+    promote.add_argument("release", help="NAME/VERSION")
+    rel = msub.add_parser("release", help="export a trained run as models/NAME/VERSION")
+    rel.add_argument("run", type=Path, help="a run folder (weights/best.pt) or a .pt written by train")
+    rel.add_argument("--name", required=True)
+    rel.add_argument("--version", required=True)
+    rel.add_argument("--test-data", type=Path, default=None, help="data.yaml whose test split is reported")
+    rel.add_argument("--val-data", type=Path, default=None, help="default: the run's own data")
+    rel.add_argument("--openvino", action="store_true", help="also export OpenVINO IR (model.xml/.bin)")
+    rel.add_argument("--promote", action="store_true", help="and make it the default model")
+    rel.add_argument("--threads", type=int, default=None)
+    for p in (ls, show, promote, rel):
+        p.add_argument("--root", type=Path, default=None, help="models folder (default: the repo's models/)")
+        p.add_argument("--state-dir", type=Path, default=Path("var"))
+    ls.set_defaults(func=cmd_models_list)
+    show.set_defaults(func=cmd_models_show)
+    promote.set_defaults(func=cmd_models_promote)
+    rel.set_defaults(func=cmd_models_release)
+
+
+def passive_openmp() -> None:
+    """Idle OpenMP threads sleep instead of spinning. With more torch threads than free cores (a shared
+    training box), spinning workers wait for descheduled ones on every op: a 30-step yolo11n run at imgsz 64
+    took 200 s with 2 threads next to another training, 3.4 s with this (and 2.1 s with 1 thread). Must be
+    set before torch loads; an explicit OMP_WAIT_POLICY wins."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def _fail(command: str, exc: BaseException) -> int:
+    print(f"inspect-app {command}: {exc}", file=sys.stderr)
+    return 2
+
+
+def _parse_hyp(items: list[str]) -> dict[str, Any]:
+    import yaml
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--hyp expects KEY=VALUE, got {item!r}")
+        out[key.strip()] = yaml.safe_load(value)  # 0.5 -> float, [1, 2] -> list, true -> bool
+    return out
+
+
+def _default_out(data: Path, model: str, state_dir: Path) -> Path:
+    if os.environ.get(OUT_ENV):
+        return Path(os.environ[OUT_ENV])
+    base = state_dir / "runs" / "train" / f"{data.resolve().parent.name}-{Path(model).stem}"
+    out, n = base, 2
+    while out.exists():
+        out, n = base.with_name(f"{base.name}-{n}"), n + 1
+    return out
+
+
+def train_config_from_args(args: argparse.Namespace) -> Any:
+    """TrainConfig from --config (if any), then the flags that were given."""
+    from training.run import TrainConfig, read_config
+
+    if args.config is not None:
+        cfg = read_config(args.config)
+        cfg.out = ""
+    else:
+        if args.data is None:
+            raise ValueError("--data is required (or --config / --resume)")
+        cfg = TrainConfig(data=str(args.data), out="")
+    if args.data is not None:
+        cfg.data = str(args.data)
+    if args.model is not None:
+        cfg.model = args.model
+    for flag in _HYP_FLAGS:
+        value = getattr(args, flag)
+        if value is not None:
+            cfg.hyp[flag] = value
+    cfg.hyp.update(_parse_hyp(args.hyp))
+    for opt in (
+        "accelerator",
+        "devices",
+        "strategy",
+        "num_nodes",
+        "precision",
+        "threads",
+        "workers",
+        "save_period",
+    ):
+        value = getattr(args, opt)
+        if value is not None:
+            setattr(cfg, opt, int(value) if opt == "devices" and str(value).isdigit() else value)
+    cfg.out = str(args.out or _default_out(Path(cfg.data), cfg.model, args.state_dir))
+    return cfg
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    passive_openmp()
+    from inspect_app.offline import configure_offline
+
+    configure_offline(args.state_dir)
+    from training.data_yaml import DataError, load_data_yaml
+
+    try:
+        from training.run import RESUME_OVERRIDES, load_run_config, train
+
+        resume = None
+        if args.resume is not None:
+            cfg, resume = load_run_config(args.resume)
+            for opt in RESUME_OVERRIDES:
+                value = getattr(args, opt, None)
+                if value is not None:
+                    setattr(cfg, opt, value)
+        else:
+            cfg = train_config_from_args(args)
+        spec = load_data_yaml(cfg.data)
+        s = spec.summary()
+        print(
+            f"data {spec.yaml_path}: images {s['images']}, instances {s['instances']}, "
+            f"background images {s['backgrounds']}, fingerprint {spec.fingerprint}"
+        )
+        inherited = os.environ.get(OUT_ENV)
+        os.environ[OUT_ENV] = cfg.out  # for the DDP ranks Lightning starts from this command line
+        try:
+            result = train(cfg, resume=resume, spec=spec)
+        finally:
+            if inherited is None:
+                os.environ.pop(OUT_ENV, None)
+    except (DataError, FileNotFoundError, FileExistsError, ValueError) as exc:
+        return _fail("train", exc)
+    if not result.is_global_zero:
+        return 0  # DDP: rank 0 reports
+    best = result.summary.get("best") or {}
+    print(
+        f"run {result.out}: best epoch {result.summary.get('best_epoch')}, "
+        f"val mAP50 {best.get('mAP50', 0):.4f}, "
+        f"mAP50-95 {best.get('mAP50-95', 0):.4f}; weights {result.best_pt}\n"
+        f"release it with: inspect-app models release {result.out} --name NAME --version VERSION"
+    )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    passive_openmp()
+    from inspect_app.offline import configure_offline
+
+    configure_offline(args.state_dir)
+    from inspect_app.model_release import ModelError
+    from training.data_yaml import DataError
+    from training.evaluate import evaluate
+
+    try:
+        result = evaluate(
+            args.model,
+            args.data,
+            args.split,
+            args.out,
+            args.imgsz,
+            args.batch,
+            args.threads,
+            root=args.state_dir / "runs" / "evaluate",
+        )
+    except (DataError, ModelError, FileNotFoundError) as exc:
+        return _fail("evaluate", exc)
+    m = result["metrics"]
+    print(json.dumps({k: result[k] for k in ("model", "split", "images")} | {"metrics": m}, indent=2))
+    print(f"metrics, PR curve and confusion matrix in {Path(result['plots']['pr_curve']).parent}")
+    return 0
+
+
+def _root(args: argparse.Namespace) -> Path:
+    if args.root is not None:
+        return args.root
+    from inspect_app.demo import models_root
+
+    return models_root()
+
+
+def _release_dir(root: Path, ref: str) -> Path:
+    p = Path(ref)
+    return p if (p / "manifest.json").is_file() else root / ref
+
+
+def _default(root: Path) -> str | None:
+    try:
+        return json.loads((root / "default.json").read_text())["release"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from inspect_app.model_release import ModelError, load_release
+
+    root = _root(args)
+    default = _default(root)
+    rows = []
+    for manifest in sorted(root.glob("*/*/manifest.json")):
+        d = manifest.parent
+        ref = f"{d.parent.name}/{d.name}"
+        try:
+            r = load_release(d, verify=[])  # sizes only: hashing every model would make listing slow
+        except ModelError as exc:
+            rows.append(f"  {ref:<28} INVALID: {exc}")
+            continue
+        test = (r.metrics.get("test") or {}).get("mAP50")
+        mark = "*" if ref == default else " "
+        rows.append(
+            f"{mark} {ref:<28} {r.created:<26} imgsz {r.imgsz[0]:<5} {len(r.names)} classes  "
+            f"test mAP50 {test if test is not None else '-'}  parent {r.parent or '-'}"
+        )
+    print(f"releases in {root} (* = default, {default or 'none'}):")
+    print("\n".join(rows) if rows else "  none")
+    return 0
+
+
+def cmd_models_show(args: argparse.Namespace) -> int:
+    from inspect_app.model_release import MANIFEST, ModelError, load_release
+
+    d = _release_dir(_root(args), args.release)
+    try:
+        load_release(d)  # every file's sha256
+    except ModelError as exc:
+        print((d / MANIFEST).read_text() if (d / MANIFEST).is_file() else "", end="")
+        return _fail("models show", exc)
+    print((d / MANIFEST).read_text(), end="")
+    print(f"# {d}: all files verified")
+    return 0
+
+
+def cmd_models_promote(args: argparse.Namespace) -> int:
+    from inspect_app.model_release import ModelError, load_release, verify_onnx_shape
+
+    root = _root(args)
+    d = _release_dir(root, args.release)
+    try:
+        rel = load_release(d)
+        if "model.onnx" in rel.files:
+            verify_onnx_shape(rel)
+        if d.resolve().parent.parent != root.resolve():
+            raise ModelError(f"{d} is not a release under {root} (models/<name>/<version>)")
+    except ModelError as exc:
+        return _fail("models promote", exc)
+    write_default(root, rel.model_id)
+    print(f"default model is now {rel.model_id} ({root / 'default.json'})")
+    return 0
+
+
+def write_default(root: Path, model_id: str) -> None:
+    tmp = root / ".default.json.tmp"
+    tmp.write_text(json.dumps({"release": model_id}, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(root / "default.json")  # the station never reads a half-written pointer
+
+
+def cmd_models_release(args: argparse.Namespace) -> int:
+    passive_openmp()
+    from inspect_app.offline import configure_offline
+
+    configure_offline(args.state_dir)
+    from inspect_app.model_release import ModelError
+    from training.data_yaml import DataError
+    from training.export import release_model
+    from training.release_check import ReleaseCheckError
+
+    root = _root(args)
+    try:
+        d = release_model(
+            args.run,
+            root,
+            args.name,
+            args.version,
+            test_data=args.test_data,
+            val_data=args.val_data,
+            openvino=args.openvino,
+            threads=args.threads,
+            out_eval=args.state_dir / "runs" / "evaluate" / f"{args.name}-{args.version}",
+        )
+    except (DataError, ModelError, ReleaseCheckError, FileNotFoundError, FileExistsError, ValueError) as exc:
+        return _fail("models release", exc)
+    manifest = json.loads((d / "manifest.json").read_text())
+    print(
+        f"release written: {d}\nmetrics: "
+        + json.dumps(
+            {k: {m: v.get(m) for m in ("mAP50", "mAP50-95")} for k, v in manifest["metrics"].items()}
+        )
+    )
+    if args.promote:
+        write_default(root, f"{args.name}/{args.version}")
+        print(f"default model is now {args.name}/{args.version}")
+    return 0
