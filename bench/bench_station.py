@@ -29,6 +29,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+# the ultralytics baseline runs with torch's default (spinning) OpenMP threads: the fairest case for it
+os.environ.setdefault("OMP_WAIT_POLICY", "ACTIVE")
+
 from inspect_app.offline import configure_offline  # noqa: E402
 
 
