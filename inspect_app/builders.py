@@ -29,7 +29,11 @@ def build_detectors(config: StationConfig) -> dict[str, Detector]:
             continue
         try:
             det = load_detector(
-                recipe.model, config.detector.backend, config.detector.threads, file=config.detector.file
+                recipe.model,
+                config.detector.backend,
+                config.detector.threads,
+                file=config.detector.file,
+                precision=config.detector.precision,
             )
         except ModelError as exc:
             for d in detectors.values():

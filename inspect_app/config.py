@@ -78,6 +78,9 @@ class DetectorConfig(_Strict):
     threads: int = Field(2, ge=1, le=256)
     iou: Fraction = 0.7
     file: str | None = Field(None, description="file in the model directory; default by backend")
+    precision: Literal["f32", "bf16"] = Field(
+        "f32", description="openvino only: bf16 is faster on CPUs with bf16 units, within 0.01 confidence"
+    )
 
 
 # ---------------------------------------------------------------- recipes

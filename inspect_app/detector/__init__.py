@@ -27,7 +27,9 @@ class WarmDetector(Detector, Protocol):
     def warmup(self) -> None: ...
 
 
-def load_detector(model_dir: str | Path, backend: str, threads: int, file: str | None = None) -> WarmDetector:
+def load_detector(
+    model_dir: str | Path, backend: str, threads: int, file: str | None = None, precision: str = "f32"
+) -> WarmDetector:
     """Load the release in ``model_dir``, verify the file the backend runs, and build the backend.
 
     Raises ModelError for anything wrong with the release or the model file (missing, tampered, not a
@@ -52,7 +54,7 @@ def load_detector(model_dir: str | Path, backend: str, threads: int, file: str |
         return OnnxRuntimeDetector(release, threads, file)
     from inspect_app.detector.openvino_backend import OpenVinoDetector
 
-    return OpenVinoDetector(release, threads, file)
+    return OpenVinoDetector(release, threads, file, precision=precision)
 
 
 def _listed(model_dir: str | Path, file: str) -> str:
