@@ -47,25 +47,43 @@ def frames(n: int, seed: int = 42) -> list[np.ndarray]:
 
 
 def release_at(model_dir: Path, imgsz: int, work: Path) -> Path:
-    """The same weights exported at another input size (YOLO is size-agnostic)."""
+    """The same weights exported at another input size (YOLO is size-agnostic), in a subprocess."""
     from inspect_app.model_release import load_release
 
     rel = load_release(model_dir)
     if rel.imgsz[0] == imgsz:
         return model_dir
-    from training.release import write_release
-
     out = work / "releases"
     target = out / rel.name / f"{rel.version}-{imgsz}"
     if not target.exists():
-        write_release(rel.file("model.pt"), out, rel.name, f"{rel.version}-{imgsz}", imgsz)
+        code = (
+            f"from inspect_app.offline import configure_offline; configure_offline({str(REPO / 'var')!r}); "
+            f"from training.release import write_release; write_release({str(rel.file('model.pt'))!r}, "
+            f"__import__('pathlib').Path({str(out)!r}), {rel.name!r}, '{rel.version}-{imgsz}', {imgsz})"
+        )
+        subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, stdout=subprocess.DEVNULL)
     return target
 
 
-def bench_ultralytics(model_dir: Path, imgs: list[np.ndarray], imgsz: int, threads: int) -> list[float]:
+def bench_ultralytics(model_dir: Path, n: int, imgsz: int, threads: int) -> list[float]:
+    """``YOLO(pt).predict`` per frame, in its own process: torch's spinning OpenMP threads (the default,
+    the fairest setting for it) would otherwise steal the cores of the runtimes measured after it."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--ultralytics-only", str(model_dir), str(n), str(imgsz), str(threads)],
+        check=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _ultralytics_only(model_dir: Path, n: int, imgsz: int, threads: int) -> None:
+    configure_offline(REPO / "var")
     import torch
     from ultralytics import YOLO
 
+    imgs = frames(n)
     model = YOLO(str(model_dir / "model.pt"))
     out = []
     for i, img in enumerate([imgs[0], *imgs]):
@@ -74,14 +92,16 @@ def bench_ultralytics(model_dir: Path, imgs: list[np.ndarray], imgsz: int, threa
         model.predict(img, imgsz=imgsz, conf=0.25, iou=0.7, verbose=False, device="cpu", rect=False)
         if i:  # the first call builds the predictor
             out.append((time.perf_counter() - t) * 1000)
-    return out
+    print(json.dumps(out))
 
 
-def bench_model_only(model_dir: Path, backend: str, imgs: list[np.ndarray], threads: int) -> list[float]:
+def bench_model_only(
+    model_dir: Path, backend: str, imgs: list[np.ndarray], threads: int, precision: str = "f32"
+) -> list[float]:
     from inspect_app.detector import load_detector
     from inspect_app.detector.preprocess import preprocess
 
-    det = load_detector(model_dir, backend, threads)
+    det = load_detector(model_dir, backend, threads, precision=precision)
     blob, _ = preprocess(imgs[0], det.info.imgsz)
     det._infer(blob)
     out = []
@@ -103,6 +123,7 @@ def _station(
     mode: str,
     store: object = None,
     max_parts: int | None = None,
+    precision: str = "f32",
 ):
     from inspect_app.config import parse_config
     from inspect_app.detector import load_detector
@@ -113,13 +134,13 @@ def _station(
         {
             "state_dir": str(state),
             "trigger": {"mode": mode, "rate_hz": 1000, "queue_size": 64},
-            "detector": {"backend": backend, "threads": threads},
+            "detector": {"backend": backend, "threads": threads, "precision": precision},
             "store": {"save_pass_every": 20},
             "recipes": {"r": {"model": str(model_dir), "min_conf": 0.4}},
             "active_recipe": "r",
         }
     )
-    det = load_detector(model_dir, backend, threads)
+    det = load_detector(model_dir, backend, threads, precision=precision)
     det.warmup()
     st = Station(
         cfg,
@@ -275,6 +296,9 @@ def bench_startup(work: Path, model_dir: Path) -> tuple[float, float]:
 
 
 def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--ultralytics-only":
+        _ultralytics_only(Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+        return 0
     from inspect_app.demo import default_model_dir
 
     p = argparse.ArgumentParser()
@@ -293,22 +317,25 @@ def main() -> int:
         "threads": args.threads,
         "model": str(model.relative_to(REPO)) if model.is_relative_to(REPO) else str(model),
     }
+    variants = (("onnxruntime", "f32"), ("openvino", "f32"), ("openvino", "bf16"))
     for imgsz in (640, 320):
         mdir = release_at(model, imgsz, work)
-        row = {"ultralytics_predict": bench_ultralytics(mdir, imgs, imgsz, args.threads)}
-        for backend in ("onnxruntime", "openvino"):
-            row[f"model_only_{backend}"] = bench_model_only(mdir, backend, imgs, args.threads)
-            row[f"station_{backend}"] = bench_station_latency(mdir, backend, imgs, work, args.threads)
+        row = {"ultralytics_predict": bench_ultralytics(mdir, args.frames, imgsz, args.threads)}
+        for backend, prec in variants:
+            key = f"{backend}_{prec}"
+            row[f"model_only_{key}"] = bench_model_only(mdir, backend, imgs, args.threads, prec)
+            row[f"station_{key}"] = bench_station_latency(mdir, backend, imgs, work, args.threads, prec)
         res[str(imgsz)] = {
             k: {"p50": pct(v, 50), "p99": pct(v, 99), "mean": statistics.fmean(v)} for k, v in row.items()
         }
     native = release_at(model, 320, work)
-    res["throughput_sqlite"] = bench_throughput(
-        native, "openvino", imgs, work, args.threads, args.parts, False
-    )
-    res["throughput_null_store"] = bench_throughput(
-        native, "openvino", imgs, work, args.threads, args.parts, True
-    )
+    for prec in ("f32", "bf16"):
+        res[f"throughput_sqlite_{prec}"] = bench_throughput(
+            native, "openvino", imgs, work, args.threads, args.parts, False, prec
+        )
+        res[f"throughput_null_store_{prec}"] = bench_throughput(
+            native, "openvino", imgs, work, args.threads, args.parts, True, prec
+        )
     res["store_rate"] = bench_store(work, 20000)
     res["startup_s"], res["peak_rss_mb"] = bench_startup(work, model)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -318,32 +345,50 @@ def main() -> int:
 
 
 def report(res: dict) -> str:
+    keys = ("onnxruntime_f32", "openvino_f32", "openvino_bf16")
     lines = [
-        f"Model `{res['model']}`, {res['frames']} frames 640x640, {res['threads']} threads.",
+        f"Model `{res['model']}`, {res['frames']} frames 640x640, {res['threads']} threads. Medians in ms "
+        "(p50; p99 in bench/results/station.json).",
         "",
-        "| imgsz | ultralytics predict | station ORT | station OpenVINO | model-only ORT | model-only OV "
-        "| station best / ultralytics | station best / fastest model-only |",
-        "|---|---|---|---|---|---|---|---|",
+        "| imgsz | ultralytics predict | "
+        + " | ".join(f"station {k}" for k in keys)
+        + " | "
+        + " | ".join(f"model-only {k}" for k in keys)
+        + " |",
+        "|---|---|" + "---|" * (2 * len(keys)),
     ]
     for imgsz in ("640", "320"):
         r = {k: v["p50"] for k, v in res[imgsz].items()}
-        best = min(r["station_onnxruntime"], r["station_openvino"])
-        fastest = min(r["model_only_onnxruntime"], r["model_only_openvino"])
         lines.append(
-            f"| {imgsz} | {r['ultralytics_predict']:.2f} | {r['station_onnxruntime']:.2f} | "
-            f"{r['station_openvino']:.2f} | {r['model_only_onnxruntime']:.2f} | "
-            f"{r['model_only_openvino']:.2f} | {best / r['ultralytics_predict']:.2f}x | "
-            f"{best / fastest:.2f}x |"
+            f"| {imgsz} | {r['ultralytics_predict']:.2f} | "
+            + " | ".join(f"{r['station_' + k]:.2f}" for k in keys)
+            + " | "
+            + " | ".join(f"{r['model_only_' + k]:.2f}" for k in keys)
+            + " |"
         )
-    mo = res["320"]["model_only_openvino"]["p50"]
     lines += [
         "",
-        "Latencies are medians in ms (p99 in the JSON).",
-        "",
-        f"* pipelined throughput (OpenVINO, 320, SQLite + images): {res['throughput_sqlite']:.1f} parts/s "
-        f"= {res['throughput_sqlite'] * mo / 1000:.2f}x of 1/model-only ({1000 / mo:.1f}/s)",
-        f"* same with a null store: {res['throughput_null_store']:.1f} parts/s "
-        f"(SQLite costs {100 * (1 - res['throughput_sqlite'] / res['throughput_null_store']):.1f} %)",
+        "| imgsz | precision | station / ultralytics predict | station / fastest model-only |",
+        "|---|---|---|---|",
+    ]
+    for imgsz in ("640", "320"):
+        r = {k: v["p50"] for k, v in res[imgsz].items()}
+        for prec, pool in (("f32", ("onnxruntime_f32", "openvino_f32")), ("bf16 allowed", keys)):
+            best = min(r["station_" + k] for k in pool)
+            fastest = min(r["model_only_" + k] for k in pool)
+            lines.append(
+                f"| {imgsz} | {prec} | {best / r['ultralytics_predict']:.2f}x | {best / fastest:.2f}x |"
+            )
+    lines.append("")
+    for prec in ("f32", "bf16"):
+        mo = res["320"][f"model_only_openvino_{prec}"]["p50"]
+        thr, null = res[f"throughput_sqlite_{prec}"], res[f"throughput_null_store_{prec}"]
+        lines.append(
+            f"* pipelined throughput (OpenVINO {prec}, 320, SQLite + images): {thr:.1f} parts/s = "
+            f"{thr * mo / 1000:.2f}x of 1/model-only ({1000 / mo:.1f}/s); with a null store "
+            f"{null:.1f} parts/s (SQLite costs {100 * (1 - thr / null):.1f} %)"
+        )
+    lines += [
         f"* result store alone: {res['store_rate']:.0f} inspections/s",
         f"* demo start-up to first verdict: {res['startup_s']:.2f} s; peak RSS {res['peak_rss_mb']:.0f} MB",
     ]
