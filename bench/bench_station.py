@@ -153,10 +153,11 @@ def _station(
 
 
 def bench_station_latency(
-    model_dir: Path, backend: str, imgs: list[np.ndarray], work: Path, threads: int
+    model_dir: Path, backend: str, imgs: list[np.ndarray], work: Path, threads: int, precision: str = "f32"
 ) -> list[float]:
     """Capture -> verdict with one part in flight (software trigger, wait for its commit)."""
-    st = _station(model_dir, backend, imgs, work / f"lat-{backend}-{model_dir.name}", threads, "software")
+    st = _station(model_dir, backend, imgs, work / f"lat-{backend}-{precision}-{model_dir.name}", threads,
+                  "software", precision=precision)
     totals: list[float] = []
     st.add_result_listener(lambda r: totals.append(r.inspection.timings_ms["total"]))
     st.start()
@@ -204,8 +205,9 @@ def bench_throughput(
     threads: int,
     parts: int,
     null_store: bool,
+    precision: str = "f32",
 ) -> float:
-    name = "null" if null_store else "sqlite"
+    name = f"{'null' if null_store else 'sqlite'}-{precision}"
     st = _station(
         model_dir,
         backend,
@@ -215,6 +217,7 @@ def bench_throughput(
         "free_run",
         store=NullStore() if null_store else None,
         max_parts=parts,
+        precision=precision,
     )
     stamps: list[float] = []
     st.add_result_listener(lambda r: stamps.append(time.monotonic()))
