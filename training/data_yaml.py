@@ -222,6 +222,10 @@ def _check_image(p: Path, errors: _Errors) -> None:
             errors.add(str(p), f"image is {w}x{h} pixels; ultralytics needs at least 10x10")
     except OSError as exc:
         errors.add(str(p), f"not a readable image ({exc})")
+    except ImportError:
+        # once ultralytics is imported it patches Image.open to retry unknown files with a HEIF plugin
+        # that is not installed (and must not be downloaded): the file is still not a readable image
+        errors.add(str(p), "not a readable image (unknown format)")
 
 
 def _check_label(path: Path, nc: int, errors: _Errors, counts: dict[int, int]) -> tuple[int, bytes]:
