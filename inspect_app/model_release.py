@@ -19,6 +19,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from inspect_app.protocols import ModelInfo
+
 SCHEMA = 1
 MANIFEST = "manifest.json"
 _CHUNK = 1 << 20  # 1 MiB reads: hashing speed is flat above ~64 KiB and memory stays constant
@@ -66,6 +68,13 @@ class Release:
     def sha256(self, name: str) -> str:
         self.file(name)
         return self.files[name].sha256
+
+    def model_info(self, file: str, backend: str) -> ModelInfo:
+        """What a detector running ``file`` of this release with ``backend`` reports about its model."""
+        return ModelInfo(
+            model_id=self.model_id, name=self.name, version=self.version, sha256=self.sha256(file),
+            names=self.names, imgsz=self.imgsz, path=str(self.file(file)), backend=backend,
+        )
 
 
 def sha256_file(path: str | Path) -> str:

@@ -6,7 +6,6 @@ import numpy as np
 
 from inspect_app.detector.postprocess import ArrayDetector
 from inspect_app.model_release import ModelError, Release
-from inspect_app.protocols import ModelInfo
 
 
 class OnnxRuntimeDetector(ArrayDetector):
@@ -33,16 +32,7 @@ class OnnxRuntimeDetector(ArrayDetector):
         self._input = self._session.get_inputs()[0].name
         self._output = self._session.get_outputs()[0].name
         self.threads = threads
-        self.info = ModelInfo(
-            model_id=release.model_id,
-            name=release.name,
-            version=release.version,
-            sha256=release.sha256(file),
-            names=release.names,
-            imgsz=release.imgsz,
-            path=str(path),
-            backend=self.backend,
-        )
+        self.info = release.model_info(file, self.backend)
 
     @property
     def session_options(self):  # for diagnostics and tests: the options the session really uses

@@ -6,7 +6,6 @@ import numpy as np
 
 from inspect_app.detector.postprocess import ArrayDetector
 from inspect_app.model_release import ModelError, Release
-from inspect_app.protocols import ModelInfo
 
 
 class OpenVinoDetector(ArrayDetector):
@@ -34,16 +33,7 @@ class OpenVinoDetector(ArrayDetector):
             raise ModelError(f"{path}: OpenVINO cannot load the model: {_first_line(exc)}") from exc
         self._request = self._compiled.create_infer_request()
         self.threads = threads
-        self.info = ModelInfo(
-            model_id=release.model_id,
-            name=release.name,
-            version=release.version,
-            sha256=release.sha256(file),
-            names=release.names,
-            imgsz=release.imgsz,
-            path=str(path),
-            backend=self.backend,
-        )
+        self.info = release.model_info(file, self.backend)
 
     def get_property(self, name: str):  # for diagnostics and tests: what the compiled model really uses
         return self._compiled.get_property(name)

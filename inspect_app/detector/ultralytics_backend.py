@@ -13,7 +13,6 @@ import numpy as np
 from inspect_app.detector.postprocess import MAX_DET, check_thresholds
 from inspect_app.detector.preprocess import as_bgr
 from inspect_app.model_release import ModelError, Release
-from inspect_app.protocols import ModelInfo
 from inspect_app.types import Detection
 
 
@@ -38,16 +37,7 @@ class UltralyticsDetector:
         names = tuple(self._model.names[i] for i in sorted(self._model.names))
         if names != release.names:
             raise ModelError(f"{path}: class names in the checkpoint {list(names)} differ from the manifest")
-        self.info = ModelInfo(
-            model_id=release.model_id,
-            name=release.name,
-            version=release.version,
-            sha256=release.sha256(file),
-            names=release.names,
-            imgsz=release.imgsz,
-            path=str(path),
-            backend=self.backend,
-        )
+        self.info = release.model_info(file, self.backend)
 
     def detect(self, image: np.ndarray, conf: float, iou: float) -> list[Detection]:
         check_thresholds(conf, iou)

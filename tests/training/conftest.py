@@ -13,35 +13,14 @@ import cv2
 import numpy as np
 import pytest
 
+from inspect_app.testing.scenes import make_scene
+
 # before torch loads (it is not imported by the root conftest): on a shared 2-core box, spinning OpenMP
 # workers make every op wait for a descheduled thread (100x slower); see training.cli.passive_openmp
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 NAMES = ("scratch", "pit", "open", "short")
 SIZE = 64
-
-
-def draw_scene(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, list[tuple[int, ...]]]:
-    """A noisy grey part with 1-3 shapes: line=scratch, filled ellipse=pit, hollow box=open, filled
-    box=short (tests/conftest.py's make_scene, which the tiny release learned)."""
-    img = np.full((h, w, 3), int(rng.integers(60, 200)), np.uint8)
-    img = cv2.add(img, rng.integers(0, 40, (h, w, 3), dtype=np.uint8))
-    labels = []
-    for _ in range(int(rng.integers(1, 4))):
-        c = int(rng.integers(0, len(NAMES)))
-        bw, bh = int(rng.integers(w // 8, w // 3)), int(rng.integers(h // 8, h // 3))
-        x, y = int(rng.integers(0, w - bw)), int(rng.integers(0, h - bh))
-        col = tuple(int(v) for v in rng.integers(0, 256, 3))
-        if c == 0:
-            cv2.line(img, (x, y), (x + bw, y + bh), col, 2)
-        elif c == 1:
-            cv2.ellipse(img, (x + bw // 2, y + bh // 2), (bw // 2, bh // 2), 0, 0, 360, col, -1)
-        elif c == 2:
-            cv2.rectangle(img, (x, y), (x + bw, y + bh), col, 2)
-        else:
-            cv2.rectangle(img, (x, y), (x + bw, y + bh), col, -1)
-        labels.append((c, (x + bw / 2) / w, (y + bh / 2) / h, bw / w, bh / h))
-    return img, labels
 
 
 def write_scenes(root: Path, counts: dict[str, int], seed: int, backgrounds: int = 0) -> Path:
@@ -52,7 +31,7 @@ def write_scenes(root: Path, counts: dict[str, int], seed: int, backgrounds: int
         (root / "images" / split).mkdir(parents=True, exist_ok=True)
         (root / "labels" / split).mkdir(parents=True, exist_ok=True)
         for i in range(n):
-            img, labels = draw_scene(rng, SIZE, SIZE)
+            img, labels = make_scene(rng, SIZE, SIZE)
             if split == "train" and i < backgrounds:
                 img, labels = (
                     cv2.add(np.full_like(img, 120), rng.integers(0, 40, img.shape, dtype=np.uint8)),
