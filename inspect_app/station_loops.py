@@ -1,0 +1,101 @@
+"""The station's worker loops (a mixin of ``Station``): which part is acquired next, and what happens to
+parts still queued at a stop or to results on their way to the listeners. Kept apart from station.py so
+the public API stays readable; these run on the acquire and signal threads, never on a caller's."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from typing import TYPE_CHECKING
+
+from inspect_app.pipeline import AcquireWorker, make_inspection, stop_marker
+from inspect_app.rules import not_inspected
+from inspect_app.sources.pacing import Pacer
+from inspect_app.types import CommittedInspection
+
+if TYPE_CHECKING:
+    from inspect_app.station import Station
+
+log = logging.getLogger(__name__)
+
+
+class StationLoops:
+    def _acquire_loop(self: Station) -> None:
+        assert self.acquire is not None
+        acq = self.acquire
+        acq.ensure_open()
+        if self.config.trigger.mode == "free_run":
+            self._free_run(acq)
+        # triggered parts; after a free run ends (max_parts, a finite source) triggers are still honoured
+        while True:
+            try:
+                request = self._triggers.get(timeout=0.1)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return
+                if not acq.source_open:
+                    acq.ensure_open()
+                continue
+            acq.process(request, self._stop)
+
+    def _free_run(self: Station, acq: AcquireWorker) -> None:
+        pacer = Pacer(self.config.trigger.rate_hz)
+        issued = 0
+        while not self._stop.is_set() and not acq.exhausted:
+            # a trigger (software, PLC) goes first: it is a real part somebody waits for
+            while not self._stop.is_set():
+                try:
+                    acq.process(self._triggers.get_nowait(), self._stop)
+                except queue.Empty:
+                    break
+            if self._max_parts is not None and issued >= self._max_parts:
+                self.finished.set()
+                return
+            pacer.wait()
+            if not acq.ensure_open():
+                self._stop.wait(0.2)
+                continue
+            issued += 1
+            acq.process(self._new_request("free_run"), self._stop)
+
+    def _put_detect_stop(self: Station, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            try:
+                self._detect_q.put(stop_marker(), timeout=0.2)
+                return
+            except queue.Full:
+                if not self._detect_alive():
+                    return
+
+    def _record_leftovers(self: Station) -> None:
+        """Parts still queued when a stuck stage outlived the stop timeout: recorded, not lost."""
+        for q, code in ((self._detect_q, "SHUTDOWN"), (self._triggers, "SHUTDOWN")):
+            while True:
+                try:
+                    item = q.get_nowait()
+                except queue.Empty:
+                    break
+                if item is stop_marker():
+                    continue
+                request = getattr(item, "request", item)
+                frame = getattr(item, "frame", None)
+                self.submit(
+                    make_inspection(
+                        self, request, not_inspected(code, "station stopped before inspection"), frame=frame
+                    )
+                )
+
+    def _signal_loop(self: Station) -> None:
+        while True:
+            item = self._signal_q.get()
+            if item is stop_marker():
+                return
+            listeners = (
+                self._result_listeners if isinstance(item, CommittedInspection) else self._event_listeners
+            )
+            for listener in list(listeners):
+                try:
+                    listener(item)
+                except Exception:  # stage boundary: one broken sink must not stop the others
+                    log.exception("signal listener %r failed", listener)
