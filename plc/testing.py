@@ -15,7 +15,10 @@ from asyncua import Client, Node, ua
 
 from inspect_app.config import StationConfig, parse_config
 from inspect_app.station import Station
-from inspect_app.testing.fakes import ScriptedDetector
+from inspect_app.testing.fakes import (
+    ScriptedDetector,
+    wait_until,  # noqa: F401  (re-exported for the plc tests)
+)
 from plc.nodes import MV_NS, PROJECT_NS
 
 CLIENT_URI = "urn:inspect-app:test-client"
@@ -28,13 +31,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(pred: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return pred()
 
 
 def station_config(tmp_path: Path, opcua: dict[str, Any], **over: Any) -> StationConfig:

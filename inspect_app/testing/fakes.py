@@ -14,6 +14,16 @@ from inspect_app.types import Detection, Frame
 DEFECT_MARK = 255  # a frame whose top-left pixel is this value "contains" a defect for ScriptedDetector
 
 
+def wait_until(pred: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll ``pred`` until it holds or ``timeout`` passes; the tests' way to wait on other threads."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return pred()
+
+
 class ScriptedSource:
     """Plays a script: each item is an image (a frame), an exception (raised once), or a float (a hang of
     that many seconds before the next item). ``loop`` replays the script; otherwise it is exhausted."""

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +12,7 @@ from inspect_app.config import StationConfig, parse_config
 from inspect_app.protocols import SourceError
 from inspect_app.state import StationState
 from inspect_app.station import Station
-from inspect_app.testing.fakes import ScriptedDetector, ScriptedSource, part_image
+from inspect_app.testing.fakes import ScriptedDetector, ScriptedSource, part_image, wait_until
 
 
 def make_config(tmp_path: Path, **over: object) -> StationConfig:
@@ -44,13 +42,6 @@ def rows(cfg: StationConfig, sql: str = "select * from inspections order by id")
         conn.close()
 
 
-def wait_until(pred: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.fixture
