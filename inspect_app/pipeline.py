@@ -83,14 +83,19 @@ class AcquireWorker:
     """Turns part requests (triggers or free-run ticks) into frames, or into NOT_INSPECTED records."""
 
     def __init__(
-        self, host: PipelineHost, source: FrameSource, read_timeout: float, detect_alive: Callable[[], bool]
+        self,
+        host: PipelineHost,
+        source: FrameSource,
+        read_timeout: float,
+        detect_alive: Callable[[], bool],
+        out: queue.Queue,
     ) -> None:
         self.host = host
         self.detect_alive = detect_alive
         self.source = source
         self.read_timeout = read_timeout
         self.monitor = StageMonitor("acquire")
-        self.out: queue.Queue = queue.Queue()  # replaced by the station with a bounded queue
+        self.out = out  # the bounded detect queue
         self.source_open = False
         self._retry_at = 0.0
         self._backoff = 0.5

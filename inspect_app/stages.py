@@ -29,7 +29,6 @@ class StageMonitor:
     busy_since: float | None = None
     part_id: str | None = None
     processed: int = 0
-    last_done: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def begin(self, part_id: str | None) -> None:
@@ -42,7 +41,6 @@ class StageMonitor:
             self.busy_since = None
             self.part_id = None
             self.processed += 1
-            self.last_done = time.monotonic()
 
     def stuck_for(self, now: float) -> tuple[float, str | None]:
         with self._lock:

@@ -248,8 +248,9 @@ class Station(StationLoops, StationAdmin, PipelineHost):
                 raise StartupError(str(exc)) from None
         if self._source is None:
             self._source = build_source(self.config)
-        self.acquire = AcquireWorker(self, self._source, self._read_timeout(), self._detect_alive)
-        self.acquire.out = self._detect_q
+        self.acquire = AcquireWorker(
+            self, self._source, self._read_timeout(), self._detect_alive, self._detect_q
+        )
         self.detect = DetectWorker(self, self._detect_q)
         self.supervisor = Supervisor(self, self.config.pipeline.stall_timeout_s)
         self._emit("state", Severity.INFO, f"models loaded: {', '.join(sorted(self._model_ids()))}")
