@@ -11,7 +11,15 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from inspect_app.config_opcua import OpcUaConfig, resolve_opcua_paths
 
@@ -190,6 +198,12 @@ class StationConfig(_Strict):
     recipes: dict[str, RecipeConfig] = Field(min_length=1)
     active_recipe: str
     opcua: OpcUaConfig = OpcUaConfig()
+    # the TOML file this was read from (None: built in code, e.g. the demo); recipe edits are saved there
+    _source_file: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source_file(self) -> Path | None:
+        return self._source_file
 
     @model_validator(mode="after")
     def _active_exists(self) -> StationConfig:
@@ -244,8 +258,9 @@ def load_config(path: str | Path) -> StationConfig:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    cfg = parse_config(data, str(path))
-    return resolve_paths(cfg, path.parent)
+    cfg = resolve_paths(parse_config(data, str(path)), path.parent)
+    cfg._source_file = path.resolve()
+    return cfg
 
 
 def resolve_paths(cfg: StationConfig, base: Path) -> StationConfig:

@@ -60,6 +60,7 @@ class Station(StationLoops, StationAdmin, PipelineHost):
         self._rules: dict[str, RecipeRules] = {}
         self._recipe = config.active_recipe
         self._recipe_lock = threading.Lock()
+        self._save_lock = threading.Lock()
         self._result_listeners: list[ResultListener] = []
         self._event_listeners: list[EventListener] = []
         self._signal_q: queue.Queue = queue.Queue()

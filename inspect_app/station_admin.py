@@ -17,7 +17,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from inspect_app.config import RecipeConfig, StationConfig
+from inspect_app.config import ConfigError, RecipeConfig, StationConfig
+from inspect_app.config_file import save_recipe
 from inspect_app.rules import RecipeError, RecipeRules
 from inspect_app.store.schema import REVIEW_KINDS, AuditEntry, Review, StoreClosed
 from inspect_app.types import Box, Severity
@@ -37,6 +38,7 @@ class StationAdmin:
     _counters: dict[str, int]
     _counter_base: dict[str, int]
     _recipe_lock: threading.Lock
+    _save_lock: threading.Lock
     _store: Any
 
     def _emit(self, kind: str, severity: Severity, message: str, **payload: object) -> None: ...
@@ -103,6 +105,7 @@ class StationAdmin:
             self._rules[name] = rules
             self.config = self.config.model_copy(update={"recipes": {**self.config.recipes, name: recipe}})
         self._emit("recipe", Severity.INFO, f"recipe {name} edited by {who}", recipe=name, who=who)
+        self._save_recipe(name)
         return self.audit(
             who, role, "recipe.edit", name, None if old is None else _recipe_json(old), _recipe_json(recipe)
         )
@@ -148,11 +151,39 @@ class StationAdmin:
             "model", Severity.INFO, f"recipe {recipe}: model {old_det.info.model_id} -> "
             f"{new_det.info.model_id} by {who}", recipe=recipe, who=who,
         )  # fmt: skip
+        self._save_recipe(recipe)
         return self.audit(
             who, role, "model.switch", recipe,
             {"model": old_cfg.model, "model_id": old_det.info.model_id},
             {"model": key, "model_id": new_det.info.model_id},
         )  # fmt: skip
+
+    # ------------------------------------------------------------------ saving recipes
+    def _save_recipe(self, name: str) -> None:
+        """Write the recipe as it now is back to the station's TOML file, off the caller's thread (the
+        UI's), and say how it went as a "recipe" event with ``saved`` = the file or ``save_error``.
+        Without a file (the demo, configs built in code) edits last until the station stops."""
+        path = self.config.source_file
+        if path is None:
+            return
+
+        def work() -> None:
+            with self._save_lock:  # one writer; each writes the recipe as it is then, so the last edit wins
+                recipe = self.config.recipes.get(name)
+                if recipe is None:
+                    return
+                try:
+                    save_recipe(path, name, recipe)
+                except (OSError, ConfigError) as exc:
+                    self._emit(
+                        "recipe", Severity.WARNING, f"recipe {name} is applied but was NOT saved to {path}: "
+                        f"{exc}", recipe=name, save_error=str(exc),
+                    )  # fmt: skip
+                else:
+                    self._emit("recipe", Severity.INFO, f"recipe {name} saved to {path}", recipe=name,
+                               saved=str(path))  # fmt: skip
+
+        threading.Thread(target=work, name="recipe-save", daemon=True).start()
 
     # ------------------------------------------------------------------ helpers
     def _load_detector(self, model_dir: str) -> Detector:

@@ -110,6 +110,7 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
         self.start_button, self.stop_button = QPushButton(), QPushButton()
         self.trigger_button, self.ack_button = QPushButton(), QPushButton()
         self.recipe_label, self.recipe_box = QLabel(), QComboBox()
+        self._recipe_items: list[str] = []  # what recipe_box lists
         self.recipe_box.setMinimumWidth(160)
         self.role_label = QLabel()
         self.engineer_button, self.recipes_button = QPushButton(), QPushButton()
@@ -272,6 +273,8 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
                 self.store_error = None
         if ev.severity == Severity.ERROR:
             self.show_message(time.strftime("%H:%M:%S ") + ev.message, error=True)
+        elif ev.kind == "recipe" and ("saved" in ev.payload or "save_error" in ev.payload):
+            self.show_message(time.strftime("%H:%M:%S ") + ev.message, error="save_error" in ev.payload)
 
     def show_message(self, text: str, error: bool = False) -> None:
         self.message.setStyleSheet("color: #B71C1C; font-weight: bold;" if error else "")
@@ -287,7 +290,8 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
         self.recipes_button.setEnabled(running)
         if st is not None:
             recipes = st.recipes
-            if [self.recipe_box.itemText(i) for i in range(self.recipe_box.count())] != recipes:
+            if recipes != self._recipe_items:  # 30 times a second: compare with our copy, not the widget's
+                self._recipe_items = list(recipes)
                 self.recipe_box.clear()
                 self.recipe_box.addItems(recipes)
             if self.recipe_box.currentText() != st.recipe and not self.recipe_box.view().isVisible():

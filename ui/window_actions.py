@@ -168,8 +168,13 @@ class WindowActions:
             editor.show_message(False, text)
             return
         self._track(future, "recipe", name)
-        editor.show_message(True, translate("RecipeEditor", "Applied: recipe {0} from the next part on.")
-                            .format(name))
+        text = translate("RecipeEditor", "Applied: recipe {0} from the next part on.").format(name)
+        if st.config.source_file is None:
+            text += " " + translate("RecipeEditor", "Not saved to a file: this station has no config file "
+                                    "(demo), so the change lasts until it stops.")
+        else:
+            text += " " + translate("RecipeEditor", "Saving it to {0}…").format(st.config.source_file.name)
+        editor.show_message(True, text)
 
     def switch_model(self: MainWindow, recipe: str, model_dir: str) -> None:
         st = self.controller.station

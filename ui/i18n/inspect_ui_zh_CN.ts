@@ -1,787 +1,785 @@
-<?xml version='1.0' encoding='utf-8'?>
+<?xml version="1.0" encoding="utf-8"?>
 <!DOCTYPE TS>
 <TS version="2.1" language="zh_CN" sourcelanguage="en">
     <context>
-        <name>AuditView</name>
-        <message>
-            <location filename="../audit_view.py" line="24" />
-            <source>Time</source>
-            <translation>时间</translation>
-        </message>
-        <message>
-            <location filename="../audit_view.py" line="25" />
-            <source>Who</source>
-            <translation>人员</translation>
-        </message>
-        <message>
-            <location filename="../audit_view.py" line="26" />
-            <source>Role</source>
-            <translation>角色</translation>
-        </message>
-        <message>
-            <location filename="../audit_view.py" line="27" />
-            <source>Action</source>
-            <translation>操作</translation>
-        </message>
-        <message>
-            <location filename="../audit_view.py" line="28" />
-            <source>Target</source>
-            <translation>对象</translation>
-        </message>
-        <message>
-            <location filename="../audit_view.py" line="29" />
-            <source>Old</source>
-            <translation>原值</translation>
-        </message>
-        <message>
-            <location filename="../audit_view.py" line="30" />
-            <source>New</source>
-            <translation>新值</translation>
-        </message>
-        <message>
-            <location filename="../audit_view.py" line="74" />
-            <source>Audit trail</source>
-            <translation>审计记录</translation>
-        </message>
-        <message>
-            <location filename="../audit_view.py" line="76" />
-            <source>Refresh</source>
-            <translation>刷新</translation>
-        </message>
-        <message>
-            <location filename="../audit_view.py" line="77" />
-            <source>Close</source>
-            <translation>关闭</translation>
-        </message>
-    </context>
-    <context>
-        <name>Charts</name>
-        <message>
-            <location filename="../charts.py" line="58" />
-            <source>Cycle time (ms), last {0} parts</source>
-            <translation>节拍时间（毫秒），最近 {0} 件</translation>
-        </message>
-        <message>
-            <location filename="../charts.py" line="64" />
-            <source>mean {0:.0f} · p95 {1:.0f}</source>
-            <translation>平均 {0:.0f} · P95 {1:.0f}</translation>
-        </message>
-        <message>
-            <location filename="../charts.py" line="85" />
-            <source>no parts yet</source>
-            <translation>尚无工件</translation>
-        </message>
-        <message>
-            <location filename="../charts.py" line="103" />
-            <source>Failed parts by class</source>
-            <translation>各类缺陷不合格件数</translation>
-        </message>
-        <message>
-            <location filename="../charts.py" line="107" />
-            <source>no defects yet</source>
-            <translation>尚无缺陷</translation>
-        </message>
-    </context>
-    <context>
-        <name>Counters</name>
-        <message>
-            <location filename="../counters.py" line="16" />
-            <source>Total</source>
-            <translation>总数</translation>
-        </message>
-        <message>
-            <location filename="../counters.py" line="17" />
-            <source>Pass</source>
-            <translation>合格</translation>
-        </message>
-        <message>
-            <location filename="../counters.py" line="18" />
-            <source>Fail</source>
-            <translation>不合格</translation>
-        </message>
-        <message>
-            <location filename="../counters.py" line="19" />
-            <source>Not inspected</source>
-            <translation>未检测</translation>
-        </message>
-        <message>
-            <location filename="../counters.py" line="20" />
-            <source>Yield</source>
-            <translation>良率</translation>
-        </message>
-        <message>
-            <location filename="../counters.py" line="62" />
-            <source>Reset…</source>
-            <translation>清零…</translation>
-        </message>
-        <message>
-            <location filename="../counters.py" line="63" />
-            <source>Reset counters…</source>
-            <translation>计数清零…</translation>
-        </message>
-    </context>
-    <context>
-        <name>LiveView</name>
-        <message>
-            <location filename="../live_view.py" line="77" />
-            <source>No image</source>
-            <translation>无图像</translation>
-        </message>
-        <message>
-            <location filename="../live_view.py" line="79" />
-            <source>Waiting for the first part…</source>
-            <translation>等待第一个工件…</translation>
-        </message>
-        <message>
-            <location filename="../live_view.py" line="81" />
-            <source>No image ({0})</source>
-            <translation>无图像（{0}）</translation>
-        </message>
-    </context>
-    <context>
-        <name>LoginDialog</name>
-        <message>
-            <location filename="../login_dialog.py" line="13" />
-            <source>Engineer mode</source>
-            <translation>工程师模式</translation>
-        </message>
-        <message>
-            <location filename="../login_dialog.py" line="24" />
-            <source>Your name</source>
-            <translation>姓名</translation>
-        </message>
-        <message>
-            <location filename="../login_dialog.py" line="25" />
-            <source>Password</source>
-            <translation>密码</translation>
-        </message>
-    </context>
-    <context>
-        <name>MainWindow</name>
-        <message>
-            <location filename="../main_window.py" line="178" />
-            <source>Inspection station {0}</source>
-            <translation>检测工位 {0}</translation>
-        </message>
-        <message>
-            <location filename="../main_window.py" line="180" />
-            <source>Start</source>
-            <translation>启动</translation>
-        </message>
-        <message>
-            <location filename="../main_window.py" line="181" />
-            <source>Stop</source>
-            <translation>停止</translation>
-        </message>
-        <message>
-            <location filename="../main_window.py" line="182" />
-            <source>Trigger one part</source>
-            <translation>单次触发</translation>
-        </message>
-        <message>
-            <location filename="../main_window.py" line="183" />
-            <source>Acknowledge error</source>
-            <translation>确认故障</translation>
-        </message>
-        <message>
-            <location filename="../main_window.py" line="184" />
-            <source>Recipe:</source>
-            <translation>配方：</translation>
-        </message>
-        <message>
-            <location filename="../main_window.py" line="186" />
-            <source>Engineer: {0}</source>
-            <translation>工程师：{0}</translation>
-        </message>
-        <message>
-            <location filename="../main_window.py" line="187" />
-            <source>Operator</source>
-            <translation>操作员</translation>
-        </message>
-        <message>
-            <location filename="../main_window.py" line="189" />
-            <source>Leave engineer mode</source>
-            <translation>退出工程师模式</translation>
-        </message>
-        <message>
-            <location filename="../main_window.py" line="190" />
-            <source>Engineer mode…</source>
-            <translation>工程师模式…</translation>
-        </message>
-        <message>
-            <location filename="../main_window.py" line="191" />
-            <source>Recipes…</source>
-            <translation>配方…</translation>
-        </message>
-        <message>
-            <location filename="../main_window.py" line="192" />
-            <source>Audit…</source>
-            <translation>审计…</translation>
-        </message>
-        <message>
-            <location filename="../main_window.py" line="193" />
-            <source>Last rejects</source>
-            <translation>最近不合格品</translation>
-        </message>
-        <message>
-            <location filename="../main_window.py" line="194" />
-            <source>Recent results</source>
-            <translation>最近结果</translation>
-        </message>
-        <message>
-            <location filename="../main_window.py" line="238" />
-            <source>STARTING</source>
-            <translation>启动中</translation>
-        </message>
-        <message>
-            <location filename="../main_window.py" line="240" />
-            <source>STOPPING</source>
-            <translation>停止中</translation>
-        </message>
-        <message>
-            <location filename="../main_window.py" line="242" />
-            <source>NOT RUNNING</source>
-            <translation>未运行</translation>
-        </message>
-        <message>
-            <location filename="../main_window.py" line="248" />
-            <location filename="../main_window.py" line="244" />
-            <source>STOPPED</source>
-            <translation>已停止</translation>
-        </message>
-        <message>
-            <location filename="../main_window.py" line="246" />
-            <source>ERROR {0}</source>
-            <translation>故障 {0}</translation>
-        </message>
-        <message>
-            <location filename="../main_window.py" line="312" />
-            <source>Station started.</source>
-            <translation>工位已启动。</translation>
-        </message>
-        <message>
-            <location filename="../main_window.py" line="320" />
-            <source>Cannot start: {0}</source>
-            <translation>无法启动：{0}</translation>
-        </message>
-        <message>
-            <location filename="../main_window.py" line="331" />
-            <source>Station stopped; every queued result was saved.</source>
-            <translation>工位已停止；所有排队结果均已保存。</translation>
-        </message>
-        <message>
-            <location filename="../window_actions.py" line="45" />
-            <source>Starting: loading and verifying the models…</source>
-            <translation>启动中：正在加载并校验模型…</translation>
-        </message>
-        <message>
-            <location filename="../window_actions.py" line="50" />
-            <source>Stopping: saving every queued result…</source>
-            <translation>停止中：正在保存所有排队结果…</translation>
-        </message>
-        <message>
-            <location filename="../window_actions.py" line="61" />
-            <source>Triggered part {0}</source>
-            <translation>已触发工件 {0}</translation>
-        </message>
-        <message>
-            <location filename="../window_actions.py" line="68" />
-            <source>Error acknowledged.</source>
-            <translation>故障已确认。</translation>
-        </message>
-        <message>
-            <location filename="../window_actions.py" line="70" />
-            <source>The cause of the error is still there: not reset.</source>
-            <translation>故障原因仍然存在：未复位。</translation>
-        </message>
-        <message>
-            <location filename="../window_actions.py" line="78" />
-            <source>Reset counters</source>
-            <translation>计数清零</translation>
-        </message>
-        <message>
-            <location filename="../window_actions.py" line="79" />
-            <source>Start a new shift count? The reset is recorded in the audit trail.</source>
-            <translation>开始新的班次计数？清零操作将记入审计记录。</translation>
-        </message>
-        <message>
-            <location filename="../window_actions.py" line="91" />
-            <source>Start the station first: it records the audit trail.</source>
-            <translation>请先启动工位：审计记录由工位写入。</translation>
-        </message>
-        <message>
-            <location filename="../window_actions.py" line="100" />
-            <source>Engineer mode: {0}</source>
-            <translation>工程师模式：{0}</translation>
-        </message>
-        <message>
-            <location filename="../window_actions.py" line="133" />
-            <source>Switching recipes needs engineer mode.</source>
-            <translation>切换配方需要工程师模式。</translation>
-        </message>
-        <message>
-            <location filename="../window_actions.py" line="137" />
-            <source>Recipe {0} from the next part on.</source>
-            <translation>从下一个工件起使用配方 {0}。</translation>
-        </message>
-        <message>
-            <location filename="../window_actions.py" line="202" />
-            <source>the station is stopped</source>
-            <translation>工位已停止</translation>
-        </message>
-    </context>
-    <context>
-        <name>RecipeEditor</name>
-        <message>
-            <location filename="../recipe_editor.py" line="39" />
-            <source>Class</source>
-            <translation>类别</translation>
-        </message>
-        <message>
-            <location filename="../recipe_editor.py" line="246" />
-            <location filename="../recipe_editor.py" line="40" />
-            <source>Min confidence</source>
-            <translation>最低置信度</translation>
-        </message>
-        <message>
-            <location filename="../recipe_editor.py" line="247" />
-            <location filename="../recipe_editor.py" line="41" />
-            <source>Min area px²</source>
-            <translation>最小面积 px²</translation>
-        </message>
-        <message>
-            <location filename="../recipe_editor.py" line="248" />
-            <location filename="../recipe_editor.py" line="42" />
-            <source>Max count</source>
-            <translation>允许数量</translation>
-        </message>
-        <message>
-            <location filename="../recipe_editor.py" line="43" />
-            <source>Ignore</source>
-            <translation>忽略</translation>
-        </message>
-        <message>
-            <location filename="../recipe_editor.py" line="46" />
-            <source>Whole image</source>
-            <translation>整幅图像</translation>
-        </message>
-        <message>
-            <location filename="../recipe_editor.py" line="47" />
-            <source>Rectangle</source>
-            <translation>矩形</translation>
-        </message>
-        <message>
-            <location filename="../recipe_editor.py" line="48" />
-            <source>Polygon</source>
-            <translation>多边形</translation>
-        </message>
-        <message>
-            <location filename="../recipe_editor.py" line="227" />
-            <source>Loading the model release…</source>
-            <translation>正在加载模型版本…</translation>
-        </message>
-        <message>
-            <location filename="../recipe_editor.py" line="241" />
-            <source>Recipes (engineer)</source>
-            <translation>配方（工程师）</translation>
-        </message>
-        <message>
-            <location filename="../recipe_editor.py" line="243" />
-            <source>Recipe</source>
-            <translation>配方</translation>
-        </message>
-        <message>
-            <location filename="../recipe_editor.py" line="244" />
-            <source>Description</source>
-            <translation>说明</translation>
-        </message>
-        <message>
-            <location filename="../recipe_editor.py" line="245" />
-            <source>Model release</source>
-            <translation>模型版本</translation>
-        </message>
-        <message>
-            <location filename="../recipe_editor.py" line="249" />
-            <source>Region</source>
-            <translation>区域</translation>
-        </message>
-        <message>
-            <location filename="../recipe_editor.py" line="250" />
-            <source>x1, y1, x2, y2</source>
-            <translation>x1, y1, x2, y2</translation>
-        </message>
-        <message>
-            <location filename="../recipe_editor.py" line="251" />
-            <source>Points x,y; …</source>
-            <translation>顶点 x,y; …</translation>
-        </message>
-        <message>
-            <location filename="../recipe_editor.py" line="255" />
-            <source>Defaults for every class</source>
-            <translation>所有类别的默认值</translation>
-        </message>
-        <message>
-            <location filename="../recipe_editor.py" line="256" />
-            <source>Per class (empty = default)</source>
-            <translation>按类别设置（留空 = 默认值）</translation>
-        </message>
-        <message>
-            <location filename="../recipe_editor.py" line="257" />
-            <source>Region of interest (box centres inside count)</source>
-            <translation>检测区域（框中心在区域内才计数）</translation>
-        </message>
-        <message>
-            <location filename="../recipe_editor.py" line="265" />
-            <source>Switch model</source>
-            <translation>切换模型</translation>
-        </message>
-        <message>
-            <location filename="../recipe_editor.py" line="266" />
-            <source>Apply</source>
-            <translation>应用</translation>
-        </message>
-        <message>
-            <location filename="../recipe_editor.py" line="267" />
-            <source>Close</source>
-            <translation>关闭</translation>
-        </message>
-        <message>
-            <location filename="../window_actions.py" line="169" />
-            <source>Applied: recipe {0} from the next part on.</source>
-            <translation>已应用：从下一个工件起使用配方 {0}。</translation>
-        </message>
-        <message>
-            <location filename="../window_actions.py" line="249" />
-            <source>Model switched.</source>
-            <translation>模型已切换。</translation>
-        </message>
-    </context>
-    <context>
-        <name>RejectView</name>
-        <message>
-            <location filename="../reject_view.py" line="37" />
-            <source>Confirmed defect</source>
-            <translation>确认缺陷</translation>
-        </message>
-        <message>
-            <location filename="../reject_view.py" line="38" />
-            <source>False reject</source>
-            <translation>误判（实为合格）</translation>
-        </message>
-        <message>
-            <location filename="../reject_view.py" line="39" />
-            <source>Missed defect</source>
-            <translation>漏检缺陷</translation>
-        </message>
-        <message>
-            <location filename="../reject_view.py" line="182" />
-            <source>Image {0}</source>
-            <translation>图像{0}</translation>
-        </message>
-        <message>
-            <location filename="../reject_view.py" line="207" />
-            <source>Review result</source>
-            <translation>复核结果</translation>
-        </message>
-        <message>
-            <location filename="../reject_view.py" line="210" />
-            <source>Class</source>
-            <translation>类别</translation>
-        </message>
-        <message>
-            <location filename="../reject_view.py" line="211" />
-            <source>Note</source>
-            <translation>备注</translation>
-        </message>
-        <message>
-            <location filename="../reject_view.py" line="212" />
-            <source>Reasons</source>
-            <translation>判定原因</translation>
-        </message>
-        <message>
-            <location filename="../reject_view.py" line="213" />
-            <source>Reviews</source>
-            <translation>复核记录</translation>
-        </message>
-        <message>
-            <location filename="../reject_view.py" line="214" />
-            <source>Close</source>
-            <translation>关闭</translation>
-        </message>
-        <message>
-            <location filename="../reject_view.py" line="220" />
-            <source>{0}
+    <name>AuditView</name>
+    <message>
+        <location filename="../audit_view.py" line="24" />
+        <source>Time</source>
+        <translation>时间</translation>
+    </message>
+    <message>
+        <location filename="../audit_view.py" line="25" />
+        <source>Who</source>
+        <translation>人员</translation>
+    </message>
+    <message>
+        <location filename="../audit_view.py" line="26" />
+        <source>Role</source>
+        <translation>角色</translation>
+    </message>
+    <message>
+        <location filename="../audit_view.py" line="27" />
+        <source>Action</source>
+        <translation>操作</translation>
+    </message>
+    <message>
+        <location filename="../audit_view.py" line="28" />
+        <source>Target</source>
+        <translation>对象</translation>
+    </message>
+    <message>
+        <location filename="../audit_view.py" line="29" />
+        <source>Old</source>
+        <translation>原值</translation>
+    </message>
+    <message>
+        <location filename="../audit_view.py" line="30" />
+        <source>New</source>
+        <translation>新值</translation>
+    </message>
+    <message>
+        <location filename="../audit_view.py" line="74" />
+        <source>Audit trail</source>
+        <translation>审计记录</translation>
+    </message>
+    <message>
+        <location filename="../audit_view.py" line="76" />
+        <source>Refresh</source>
+        <translation>刷新</translation>
+    </message>
+    <message>
+        <location filename="../audit_view.py" line="77" />
+        <source>Close</source>
+        <translation>关闭</translation>
+    </message>
+</context><context>
+    <name>Charts</name>
+    <message>
+        <location filename="../charts.py" line="58" />
+        <source>Cycle time (ms), last {0} parts</source>
+        <translation>节拍时间（毫秒），最近 {0} 件</translation>
+    </message>
+    <message>
+        <location filename="../charts.py" line="64" />
+        <source>mean {0:.0f} · p95 {1:.0f}</source>
+        <translation>平均 {0:.0f} · P95 {1:.0f}</translation>
+    </message>
+    <message>
+        <location filename="../charts.py" line="85" />
+        <source>no parts yet</source>
+        <translation>尚无工件</translation>
+    </message>
+    <message>
+        <location filename="../charts.py" line="103" />
+        <source>Failed parts by class</source>
+        <translation>各类缺陷不合格件数</translation>
+    </message>
+    <message>
+        <location filename="../charts.py" line="107" />
+        <source>no defects yet</source>
+        <translation>尚无缺陷</translation>
+    </message>
+</context><context>
+    <name>Counters</name>
+    <message>
+        <location filename="../counters.py" line="16" />
+        <source>Total</source>
+        <translation>总数</translation>
+    </message>
+    <message>
+        <location filename="../counters.py" line="17" />
+        <source>Pass</source>
+        <translation>合格</translation>
+    </message>
+    <message>
+        <location filename="../counters.py" line="18" />
+        <source>Fail</source>
+        <translation>不合格</translation>
+    </message>
+    <message>
+        <location filename="../counters.py" line="19" />
+        <source>Not inspected</source>
+        <translation>未检测</translation>
+    </message>
+    <message>
+        <location filename="../counters.py" line="20" />
+        <source>Yield</source>
+        <translation>良率</translation>
+    </message>
+    <message>
+        <location filename="../counters.py" line="65" />
+        <source>Reset…</source>
+        <translation>清零…</translation>
+    </message>
+    <message>
+        <location filename="../counters.py" line="66" />
+        <source>Reset counters…</source>
+        <translation>计数清零…</translation>
+    </message>
+</context><context>
+    <name>LiveView</name>
+    <message>
+        <location filename="../live_view.py" line="82" />
+        <source>Waiting for the first part…</source>
+        <translation>等待第一个工件…</translation>
+    </message>
+    <message>
+        <location filename="../live_view.py" line="84" />
+        <source>No image ({0})</source>
+        <translation>无图像（{0}）</translation>
+    </message>
+    <message>
+        <location filename="../live_view.py" line="86" />
+        <source>No image</source>
+        <translation>无图像</translation>
+    </message>
+</context><context>
+    <name>LoginDialog</name>
+    <message>
+        <location filename="../login_dialog.py" line="13" />
+        <source>Engineer mode</source>
+        <translation>工程师模式</translation>
+    </message>
+    <message>
+        <location filename="../login_dialog.py" line="24" />
+        <source>Your name</source>
+        <translation>姓名</translation>
+    </message>
+    <message>
+        <location filename="../login_dialog.py" line="25" />
+        <source>Password</source>
+        <translation>密码</translation>
+    </message>
+</context><context>
+    <name>MainWindow</name>
+    <message>
+        <location filename="../main_window.py" line="187" />
+        <source>Inspection station {0}</source>
+        <translation>检测工位 {0}</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="189" />
+        <source>Start</source>
+        <translation>启动</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="190" />
+        <source>Stop</source>
+        <translation>停止</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="191" />
+        <source>Trigger one part</source>
+        <translation>单次触发</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="192" />
+        <source>Acknowledge error</source>
+        <translation>确认故障</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="193" />
+        <source>Recipe:</source>
+        <translation>配方：</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="195" />
+        <source>Engineer: {0}</source>
+        <translation>工程师：{0}</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="196" />
+        <source>Operator</source>
+        <translation>操作员</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="198" />
+        <source>Leave engineer mode</source>
+        <translation>退出工程师模式</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="199" />
+        <source>Engineer mode…</source>
+        <translation>工程师模式…</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="200" />
+        <source>Recipes…</source>
+        <translation>配方…</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="201" />
+        <source>Audit…</source>
+        <translation>审计…</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="202" />
+        <source>Last rejects</source>
+        <translation>最近不合格品</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="203" />
+        <source>Recent results</source>
+        <translation>最近结果</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="250" />
+        <source>STARTING</source>
+        <translation>启动中</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="252" />
+        <source>STOPPING</source>
+        <translation>停止中</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="254" />
+        <source>NOT RUNNING</source>
+        <translation>未运行</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="260" />
+        <location filename="../main_window.py" line="256" />
+        <source>STOPPED</source>
+        <translation>已停止</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="258" />
+        <source>ERROR {0}</source>
+        <translation>故障 {0}</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="331" />
+        <source>Station started.</source>
+        <translation>工位已启动。</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="340" />
+        <source>Cannot start: {0}</source>
+        <translation>无法启动：{0}</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="352" />
+        <source>Station stopped; every queued result was saved.</source>
+        <translation>工位已停止；所有排队结果均已保存。</translation>
+    </message>
+    <message>
+        <location filename="../window_actions.py" line="46" />
+        <source>Starting: loading and verifying the models…</source>
+        <translation>启动中：正在加载并校验模型…</translation>
+    </message>
+    <message>
+        <location filename="../window_actions.py" line="52" />
+        <source>Stopping: saving every queued result…</source>
+        <translation>停止中：正在保存所有排队结果…</translation>
+    </message>
+    <message>
+        <location filename="../window_actions.py" line="63" />
+        <source>Triggered part {0}</source>
+        <translation>已触发工件 {0}</translation>
+    </message>
+    <message>
+        <location filename="../window_actions.py" line="70" />
+        <source>Error acknowledged.</source>
+        <translation>故障已确认。</translation>
+    </message>
+    <message>
+        <location filename="../window_actions.py" line="72" />
+        <source>The cause of the error is still there: not reset.</source>
+        <translation>故障原因仍然存在：未复位。</translation>
+    </message>
+    <message>
+        <location filename="../window_actions.py" line="80" />
+        <source>Reset counters</source>
+        <translation>计数清零</translation>
+    </message>
+    <message>
+        <location filename="../window_actions.py" line="81" />
+        <source>Start a new shift count? The reset is recorded in the audit trail.</source>
+        <translation>开始新的班次计数？清零操作将记入审计记录。</translation>
+    </message>
+    <message>
+        <location filename="../window_actions.py" line="93" />
+        <source>Start the station first: it records the audit trail.</source>
+        <translation>请先启动工位：审计记录由工位写入。</translation>
+    </message>
+    <message>
+        <location filename="../window_actions.py" line="102" />
+        <source>Engineer mode: {0}</source>
+        <translation>工程师模式：{0}</translation>
+    </message>
+    <message>
+        <location filename="../window_actions.py" line="135" />
+        <source>Switching recipes needs engineer mode.</source>
+        <translation>切换配方需要工程师模式。</translation>
+    </message>
+    <message>
+        <location filename="../window_actions.py" line="139" />
+        <source>Recipe {0} from the next part on.</source>
+        <translation>从下一个工件起使用配方 {0}。</translation>
+    </message>
+    <message>
+        <location filename="../window_actions.py" line="209" />
+        <source>the station is stopped</source>
+        <translation>工位已停止</translation>
+    </message>
+</context><context>
+    <name>RecipeEditor</name>
+    <message>
+        <location filename="../recipe_editor.py" line="39" />
+        <source>Class</source>
+        <translation>类别</translation>
+    </message>
+    <message>
+        <location filename="../recipe_editor.py" line="246" />
+        <location filename="../recipe_editor.py" line="40" />
+        <source>Min confidence</source>
+        <translation>最低置信度</translation>
+    </message>
+    <message>
+        <location filename="../recipe_editor.py" line="247" />
+        <location filename="../recipe_editor.py" line="41" />
+        <source>Min area px²</source>
+        <translation>最小面积 px²</translation>
+    </message>
+    <message>
+        <location filename="../recipe_editor.py" line="248" />
+        <location filename="../recipe_editor.py" line="42" />
+        <source>Max count</source>
+        <translation>允许数量</translation>
+    </message>
+    <message>
+        <location filename="../recipe_editor.py" line="43" />
+        <source>Ignore</source>
+        <translation>忽略</translation>
+    </message>
+    <message>
+        <location filename="../recipe_editor.py" line="46" />
+        <source>Whole image</source>
+        <translation>整幅图像</translation>
+    </message>
+    <message>
+        <location filename="../recipe_editor.py" line="47" />
+        <source>Rectangle</source>
+        <translation>矩形</translation>
+    </message>
+    <message>
+        <location filename="../recipe_editor.py" line="48" />
+        <source>Polygon</source>
+        <translation>多边形</translation>
+    </message>
+    <message>
+        <location filename="../recipe_editor.py" line="227" />
+        <source>Loading the model release…</source>
+        <translation>正在加载模型版本…</translation>
+    </message>
+    <message>
+        <location filename="../recipe_editor.py" line="241" />
+        <source>Recipes (engineer)</source>
+        <translation>配方（工程师）</translation>
+    </message>
+    <message>
+        <location filename="../recipe_editor.py" line="243" />
+        <source>Recipe</source>
+        <translation>配方</translation>
+    </message>
+    <message>
+        <location filename="../recipe_editor.py" line="244" />
+        <source>Description</source>
+        <translation>说明</translation>
+    </message>
+    <message>
+        <location filename="../recipe_editor.py" line="245" />
+        <source>Model release</source>
+        <translation>模型版本</translation>
+    </message>
+    <message>
+        <location filename="../recipe_editor.py" line="249" />
+        <source>Region</source>
+        <translation>区域</translation>
+    </message>
+    <message>
+        <location filename="../recipe_editor.py" line="250" />
+        <source>x1, y1, x2, y2</source>
+        <translation>x1, y1, x2, y2</translation>
+    </message>
+    <message>
+        <location filename="../recipe_editor.py" line="251" />
+        <source>Points x,y; …</source>
+        <translation>顶点 x,y; …</translation>
+    </message>
+    <message>
+        <location filename="../recipe_editor.py" line="255" />
+        <source>Defaults for every class</source>
+        <translation>所有类别的默认值</translation>
+    </message>
+    <message>
+        <location filename="../recipe_editor.py" line="256" />
+        <source>Per class (empty = default)</source>
+        <translation>按类别设置（留空 = 默认值）</translation>
+    </message>
+    <message>
+        <location filename="../recipe_editor.py" line="257" />
+        <source>Region of interest (box centres inside count)</source>
+        <translation>检测区域（框中心在区域内才计数）</translation>
+    </message>
+    <message>
+        <location filename="../recipe_editor.py" line="265" />
+        <source>Switch model</source>
+        <translation>切换模型</translation>
+    </message>
+    <message>
+        <location filename="../recipe_editor.py" line="266" />
+        <source>Apply</source>
+        <translation>应用</translation>
+    </message>
+    <message>
+        <location filename="../recipe_editor.py" line="267" />
+        <source>Close</source>
+        <translation>关闭</translation>
+    </message>
+    <message>
+        <location filename="../window_actions.py" line="171" />
+        <source>Applied: recipe {0} from the next part on.</source>
+        <translation>已应用：从下一个工件起使用配方 {0}。</translation>
+    </message>
+    <message>
+        <location filename="../window_actions.py" line="173" />
+        <source>Not saved to a file: this station has no config file (demo), so the change lasts until it stops.</source>
+        <translation>未保存到文件：此工位没有配置文件（演示模式），更改在停止前有效。</translation>
+    </message>
+    <message>
+        <location filename="../window_actions.py" line="176" />
+        <source>Saving it to {0}…</source>
+        <translation>正在保存到 {0}…</translation>
+    </message>
+    <message>
+        <location filename="../window_actions.py" line="256" />
+        <source>Model switched.</source>
+        <translation>模型已切换。</translation>
+    </message>
+</context><context>
+    <name>RejectView</name>
+    <message>
+        <location filename="../reject_view.py" line="37" />
+        <source>Confirmed defect</source>
+        <translation>确认缺陷</translation>
+    </message>
+    <message>
+        <location filename="../reject_view.py" line="38" />
+        <source>False reject</source>
+        <translation>误判（实为合格）</translation>
+    </message>
+    <message>
+        <location filename="../reject_view.py" line="39" />
+        <source>Missed defect</source>
+        <translation>漏检缺陷</translation>
+    </message>
+    <message>
+        <location filename="../reject_view.py" line="182" />
+        <source>Image {0}</source>
+        <translation>图像{0}</translation>
+    </message>
+    <message>
+        <location filename="../reject_view.py" line="207" />
+        <source>Review result</source>
+        <translation>复核结果</translation>
+    </message>
+    <message>
+        <location filename="../reject_view.py" line="210" />
+        <source>Class</source>
+        <translation>类别</translation>
+    </message>
+    <message>
+        <location filename="../reject_view.py" line="211" />
+        <source>Note</source>
+        <translation>备注</translation>
+    </message>
+    <message>
+        <location filename="../reject_view.py" line="212" />
+        <source>Reasons</source>
+        <translation>判定原因</translation>
+    </message>
+    <message>
+        <location filename="../reject_view.py" line="213" />
+        <source>Reviews</source>
+        <translation>复核记录</translation>
+    </message>
+    <message>
+        <location filename="../reject_view.py" line="214" />
+        <source>Close</source>
+        <translation>关闭</translation>
+    </message>
+    <message>
+        <location filename="../reject_view.py" line="220" />
+        <source>{0}
 part {1}</source>
-            <translation>{0}
+        <translation>{0}
 工件 {1}</translation>
-        </message>
-        <message>
-            <location filename="../reject_view.py" line="227" />
-            <source>Time: {0}</source>
-            <translation>时间：{0}</translation>
-        </message>
-        <message>
-            <location filename="../reject_view.py" line="228" />
-            <source>Recipe: {0}</source>
-            <translation>配方：{0}</translation>
-        </message>
-        <message>
-            <location filename="../reject_view.py" line="229" />
-            <source>Model: {0}</source>
-            <translation>模型：{0}</translation>
-        </message>
-        <message>
-            <location filename="../reject_view.py" line="230" />
-            <source>Cycle: {0} ms</source>
-            <translation>节拍：{0} 毫秒</translation>
-        </message>
-        <message>
-            <location filename="../reject_view.py" line="231" />
-            <source>Record #{0}</source>
-            <translation>记录 #{0}</translation>
-        </message>
-        <message>
-            <location filename="../reject_view.py" line="237" />
-            <source>(no reasons: the part passed)</source>
-            <translation>（无原因：工件合格）</translation>
-        </message>
-        <message>
-            <location filename="../reject_view.py" line="243" />
-            <source>Box drawn: choose its class, then press “Missed defect”.</source>
-            <translation>已画框：请选择类别，然后点击“漏检缺陷”。</translation>
-        </message>
-        <message>
-            <location filename="../reject_view.py" line="245" />
-            <source>Selected: {0}. The buttons judge this detection only.</source>
-            <translation>已选中：{0}。按钮仅对该检测框判定。</translation>
-        </message>
-        <message>
-            <location filename="../reject_view.py" line="248" />
-            <source>Click a box to judge one detection (else the whole part); drag on the image to draw a defect the model missed.</source>
-            <translation>点击某个框可单独判定该检测（否则判定整个工件）；在图像上拖动可画出模型漏检的缺陷。</translation>
-        </message>
-        <message>
-            <location filename="../reject_view.py" line="266" />
-            <source>Saving…</source>
-            <translation>正在保存…</translation>
-        </message>
-        <message>
-            <location filename="../reject_view.py" line="271" />
-            <source>Saved.</source>
-            <translation>已保存。</translation>
-        </message>
-        <message>
-            <location filename="../reject_view.py" line="276" />
-            <source>Not saved: {0}</source>
-            <translation>未保存：{0}</translation>
-        </message>
-    </context>
-    <context>
-        <name>ResultsTable</name>
-        <message>
-            <location filename="../results_table.py" line="17" />
-            <source>Time</source>
-            <translation>时间</translation>
-        </message>
-        <message>
-            <location filename="../results_table.py" line="18" />
-            <source>Part</source>
-            <translation>工件</translation>
-        </message>
-        <message>
-            <location filename="../results_table.py" line="19" />
-            <source>Verdict</source>
-            <translation>结果</translation>
-        </message>
-        <message>
-            <location filename="../results_table.py" line="20" />
-            <source>Cycle ms</source>
-            <translation>节拍（毫秒）</translation>
-        </message>
-        <message>
-            <location filename="../results_table.py" line="21" />
-            <source>Recipe</source>
-            <translation>配方</translation>
-        </message>
-        <message>
-            <location filename="../results_table.py" line="22" />
-            <source>Reasons</source>
-            <translation>原因</translation>
-        </message>
-    </context>
-    <context>
-        <name>Roles</name>
-        <message>
-            <location filename="../roles.py" line="29" />
-            <source>No engineer password is configured ([ui] engineer_password_hash).</source>
-            <translation>未配置工程师密码（[ui] engineer_password_hash）。</translation>
-        </message>
-        <message>
-            <location filename="../roles.py" line="30" />
-            <source>Wrong password.</source>
-            <translation>密码错误。</translation>
-        </message>
-        <message>
-            <location filename="../window_actions.py" line="145" />
-            <location filename="../roles.py" line="31" />
-            <source>This needs engineer mode.</source>
-            <translation>此操作需要工程师模式。</translation>
-        </message>
-    </context>
-    <context>
-        <name>StatusLights</name>
-        <message>
-            <location filename="../status_lights.py" line="27" />
-            <source>Station</source>
-            <translation>工位</translation>
-        </message>
-        <message>
-            <location filename="../status_lights.py" line="28" />
-            <source>Camera</source>
-            <translation>相机</translation>
-        </message>
-        <message>
-            <location filename="../status_lights.py" line="29" />
-            <source>Model</source>
-            <translation>模型</translation>
-        </message>
-        <message>
-            <location filename="../status_lights.py" line="30" />
-            <source>PLC link</source>
-            <translation>PLC 连接</translation>
-        </message>
-        <message>
-            <location filename="../status_lights.py" line="31" />
-            <source>Database</source>
-            <translation>数据库</translation>
-        </message>
-        <message>
-            <location filename="../status_lights.py" line="32" />
-            <source>Disk</source>
-            <translation>磁盘</translation>
-        </message>
-        <message>
-            <location filename="../status_lights.py" line="64" />
-            <source>Preoperational (starting)</source>
-            <translation>Preoperational（启动中）</translation>
-        </message>
-        <message>
-            <location filename="../status_lights.py" line="65" />
-            <source>Stopping: saving results</source>
-            <translation>停止中：正在保存结果</translation>
-        </message>
-        <message>
-            <location filename="../status_lights.py" line="66" />
-            <source>Start failed: {0}</source>
-            <translation>启动失败：{0}</translation>
-        </message>
-        <message>
-            <location filename="../status_lights.py" line="68" />
-            <source>Halted</source>
-            <translation>Halted（已停止）</translation>
-        </message>
-        <message>
-            <location filename="../status_lights.py" line="71" />
-            <source>Error: {0}</source>
-            <translation>Error（故障）：{0}</translation>
-        </message>
-        <message>
-            <location filename="../status_lights.py" line="73" />
-            <source>Operational · {0} · recipe {1}</source>
-            <translation>Operational（运行中）· {0} · 配方 {1}</translation>
-        </message>
-        <message>
-            <location filename="../status_lights.py" line="85" />
-            <source>no frames</source>
-            <translation>无图像帧</translation>
-        </message>
-        <message>
-            <location filename="../status_lights.py" line="96" />
-            <source>not loaded</source>
-            <translation>未加载</translation>
-        </message>
-        <message>
-            <location filename="../status_lights.py" line="102" />
-            <source>none configured</source>
-            <translation>未配置</translation>
-        </message>
-        <message>
-            <location filename="../status_lights.py" line="110" />
-            <source>{0} · {1:.1f} MB</source>
-            <translation>{0} · {1:.1f} MB</translation>
-        </message>
-        <message>
-            <location filename="../status_lights.py" line="112" />
-            <source>not open yet</source>
-            <translation>尚未打开</translation>
-        </message>
-        <message>
-            <location filename="../status_lights.py" line="122" />
-            <source>{0:.1f} GB free</source>
-            <translation>可用 {0:.1f} GB</translation>
-        </message>
-        <message>
-            <location filename="../status_lights.py" line="124" />
-            <source>images not saved</source>
-            <translation>图像未保存</translation>
-        </message>
-        <message>
-            <location filename="../status_lights.py" line="140" />
-            <source>server {0}, {1} client(s)</source>
-            <translation>服务器 {0}，{1} 个客户端</translation>
-        </message>
-        <message>
-            <location filename="../status_lights.py" line="145" />
-            <source>connected</source>
-            <translation>已连接</translation>
-        </message>
-        <message>
-            <location filename="../status_lights.py" line="145" />
-            <source>not connected</source>
-            <translation>未连接</translation>
-        </message>
-        <message>
-            <location filename="../status_lights.py" line="151" />
-            <source>UNSECURED</source>
-            <translation>未加密（不安全）</translation>
-        </message>
-    </context>
-    <context>
-        <name>VerdictBanner</name>
-        <message>
-            <location filename="../verdict_banner.py" line="22" />
-            <source>PASS</source>
-            <translation>合格</translation>
-        </message>
-        <message>
-            <location filename="../verdict_banner.py" line="23" />
-            <source>FAIL</source>
-            <translation>不合格</translation>
-        </message>
-        <message>
-            <location filename="../verdict_banner.py" line="24" />
-            <source>NOT INSPECTED</source>
-            <translation>未检测</translation>
-        </message>
-        <message>
-            <location filename="../verdict_banner.py" line="77" />
-            <source>WAITING</source>
-            <translation>等待中</translation>
-        </message>
-        <message>
-            <location filename="../verdict_banner.py" line="85" />
-            <source>Part {0}</source>
-            <translation>工件 {0}</translation>
-        </message>
-        <message>
-            <location filename="../verdict_banner.py" line="87" />
-            <source>Cycle {0:.0f} ms</source>
-            <translation>节拍 {0:.0f} 毫秒</translation>
-        </message>
-        <message>
-            <location filename="../verdict_banner.py" line="90" />
-            <source>Last: {0}</source>
-            <translation>上一件：{0}</translation>
-        </message>
-    </context>
-</TS>
+    </message>
+    <message>
+        <location filename="../reject_view.py" line="227" />
+        <source>Time: {0}</source>
+        <translation>时间：{0}</translation>
+    </message>
+    <message>
+        <location filename="../reject_view.py" line="228" />
+        <source>Recipe: {0}</source>
+        <translation>配方：{0}</translation>
+    </message>
+    <message>
+        <location filename="../reject_view.py" line="229" />
+        <source>Model: {0}</source>
+        <translation>模型：{0}</translation>
+    </message>
+    <message>
+        <location filename="../reject_view.py" line="230" />
+        <source>Cycle: {0} ms</source>
+        <translation>节拍：{0} 毫秒</translation>
+    </message>
+    <message>
+        <location filename="../reject_view.py" line="231" />
+        <source>Record #{0}</source>
+        <translation>记录 #{0}</translation>
+    </message>
+    <message>
+        <location filename="../reject_view.py" line="237" />
+        <source>(no reasons: the part passed)</source>
+        <translation>（无原因：工件合格）</translation>
+    </message>
+    <message>
+        <location filename="../reject_view.py" line="243" />
+        <source>Box drawn: choose its class, then press “Missed defect”.</source>
+        <translation>已画框：请选择类别，然后点击“漏检缺陷”。</translation>
+    </message>
+    <message>
+        <location filename="../reject_view.py" line="245" />
+        <source>Selected: {0}. The buttons judge this detection only.</source>
+        <translation>已选中：{0}。按钮仅对该检测框判定。</translation>
+    </message>
+    <message>
+        <location filename="../reject_view.py" line="248" />
+        <source>Click a box to judge one detection (else the whole part); drag on the image to draw a defect the model missed.</source>
+        <translation>点击某个框可单独判定该检测（否则判定整个工件）；在图像上拖动可画出模型漏检的缺陷。</translation>
+    </message>
+    <message>
+        <location filename="../reject_view.py" line="266" />
+        <source>Saving…</source>
+        <translation>正在保存…</translation>
+    </message>
+    <message>
+        <location filename="../reject_view.py" line="271" />
+        <source>Saved.</source>
+        <translation>已保存。</translation>
+    </message>
+    <message>
+        <location filename="../reject_view.py" line="276" />
+        <source>Not saved: {0}</source>
+        <translation>未保存：{0}</translation>
+    </message>
+</context><context>
+    <name>ResultsTable</name>
+    <message>
+        <location filename="../results_table.py" line="17" />
+        <source>Time</source>
+        <translation>时间</translation>
+    </message>
+    <message>
+        <location filename="../results_table.py" line="18" />
+        <source>Part</source>
+        <translation>工件</translation>
+    </message>
+    <message>
+        <location filename="../results_table.py" line="19" />
+        <source>Verdict</source>
+        <translation>结果</translation>
+    </message>
+    <message>
+        <location filename="../results_table.py" line="20" />
+        <source>Cycle ms</source>
+        <translation>节拍（毫秒）</translation>
+    </message>
+    <message>
+        <location filename="../results_table.py" line="21" />
+        <source>Recipe</source>
+        <translation>配方</translation>
+    </message>
+    <message>
+        <location filename="../results_table.py" line="22" />
+        <source>Reasons</source>
+        <translation>原因</translation>
+    </message>
+</context><context>
+    <name>Roles</name>
+    <message>
+        <location filename="../roles.py" line="25" />
+        <source>No engineer password is configured ([ui] engineer_password_hash).</source>
+        <translation>未配置工程师密码（[ui] engineer_password_hash）。</translation>
+    </message>
+    <message>
+        <location filename="../roles.py" line="26" />
+        <source>Wrong password.</source>
+        <translation>密码错误。</translation>
+    </message>
+    <message>
+        <location filename="../window_actions.py" line="147" />
+        <location filename="../roles.py" line="27" />
+        <source>This needs engineer mode.</source>
+        <translation>此操作需要工程师模式。</translation>
+    </message>
+</context><context>
+    <name>StatusLights</name>
+    <message>
+        <location filename="../status_lights.py" line="27" />
+        <source>Station</source>
+        <translation>工位</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="28" />
+        <source>Camera</source>
+        <translation>相机</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="29" />
+        <source>Model</source>
+        <translation>模型</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="30" />
+        <source>PLC link</source>
+        <translation>PLC 连接</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="31" />
+        <source>Database</source>
+        <translation>数据库</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="32" />
+        <source>Disk</source>
+        <translation>磁盘</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="68" />
+        <source>Preoperational (starting)</source>
+        <translation>Preoperational（启动中）</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="69" />
+        <source>Stopping: saving results</source>
+        <translation>停止中：正在保存结果</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="70" />
+        <source>Start failed: {0}</source>
+        <translation>启动失败：{0}</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="72" />
+        <source>Halted</source>
+        <translation>Halted（已停止）</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="75" />
+        <source>Error: {0}</source>
+        <translation>Error（故障）：{0}</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="77" />
+        <source>Operational · {0} · recipe {1}</source>
+        <translation>Operational（运行中）· {0} · 配方 {1}</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="89" />
+        <source>no frames</source>
+        <translation>无图像帧</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="100" />
+        <source>not loaded</source>
+        <translation>未加载</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="106" />
+        <source>none configured</source>
+        <translation>未配置</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="114" />
+        <source>{0} · {1:.1f} MB</source>
+        <translation>{0} · {1:.1f} MB</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="116" />
+        <source>not open yet</source>
+        <translation>尚未打开</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="126" />
+        <source>{0:.1f} GB free</source>
+        <translation>可用 {0:.1f} GB</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="128" />
+        <source>images not saved</source>
+        <translation>图像未保存</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="144" />
+        <source>server {0}, {1} client(s)</source>
+        <translation>服务器 {0}，{1} 个客户端</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="149" />
+        <source>connected</source>
+        <translation>已连接</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="149" />
+        <source>not connected</source>
+        <translation>未连接</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="155" />
+        <source>UNSECURED</source>
+        <translation>未加密（不安全）</translation>
+    </message>
+</context><context>
+    <name>VerdictBanner</name>
+    <message>
+        <location filename="../verdict_banner.py" line="22" />
+        <source>PASS</source>
+        <translation>合格</translation>
+    </message>
+    <message>
+        <location filename="../verdict_banner.py" line="23" />
+        <source>FAIL</source>
+        <translation>不合格</translation>
+    </message>
+    <message>
+        <location filename="../verdict_banner.py" line="24" />
+        <source>NOT INSPECTED</source>
+        <translation>未检测</translation>
+    </message>
+    <message>
+        <location filename="../verdict_banner.py" line="67" />
+        <source>WAITING</source>
+        <translation>等待中</translation>
+    </message>
+    <message>
+        <location filename="../verdict_banner.py" line="90" />
+        <source>Part {0}</source>
+        <translation>工件 {0}</translation>
+    </message>
+    <message>
+        <location filename="../verdict_banner.py" line="92" />
+        <source>Cycle {0:.0f} ms</source>
+        <translation>节拍 {0:.0f} 毫秒</translation>
+    </message>
+    <message>
+        <location filename="../verdict_banner.py" line="95" />
+        <source>Last: {0}</source>
+        <translation>上一件：{0}</translation>
+    </message>
+</context></TS>
