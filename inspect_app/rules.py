@@ -97,6 +97,8 @@ class RecipeRules:
                         class_name=cls,
                         confidence=det.confidence,
                         box=det.box,
+                        count=len(dets) if limit else None,
+                        limit=limit if limit else None,
                     )
                 )
         return Decision(Verdict.FAIL if reasons else Verdict.PASS, tuple(reasons))

@@ -76,15 +76,20 @@ class Reason:
     class_name: str | None = None
     confidence: float | None = None
     box: Box | None = None
+    count: int | None = None  # COUNT_EXCEEDED: defects of this class found, and how many the recipe allows
+    limit: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "code": self.code,
             "message": self.message,
             "class_name": self.class_name,
             "confidence": None if self.confidence is None else round(self.confidence, 4),
             "box": None if self.box is None else [round(v, 1) for v in self.box],
         }
+        if self.count is not None:
+            d.update(count=self.count, limit=self.limit)
+        return d
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,7 @@ from ui.db_reader import DbReader
 from ui.feed import StationFeed
 from ui.i18n import LANGUAGES, Retranslatable, Translations, translate
 from ui.live_view import LiveView
+from ui.reason_text import error_title
 from ui.reject_gallery import RejectGallery
 from ui.results_table import ResultsTable
 from ui.roles import RoleManager
@@ -213,7 +214,7 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
             self.live.show_result(batch.latest, names, roi)
             detail = ", ".join(dict.fromkeys(r.class_name or r.code for r in insp.decision.reasons))
             if insp.verdict == Verdict.NOT_INSPECTED:
-                detail = insp.decision.error_code or detail
+                detail = error_title(insp.decision.error_code) or detail
             self.banner.set_result(insp.verdict, insp.part_id, insp.timings_ms.get("total"), detail)
         for event in batch.events:
             self._on_event(event)

@@ -31,6 +31,7 @@ from inspect_app.config import PolygonROI, RectROI
 from inspect_app.types import Verdict
 from ui.i18n import QT_TRANSLATE_NOOP, Retranslatable, translate
 from ui.overlay import Box, draw_inspection, fit_rect
+from ui.reason_text import reason_text
 from ui.verdict_banner import COLOURS, TEXT_COLOURS, VERDICT_TEXT
 
 KINDS = {
@@ -232,7 +233,7 @@ class RejectView(Retranslatable, QDialog):
         ]))
         self.reasons.clear()
         for r in self.detail["reasons"]:
-            self.reasons.addItem(r["message"])
+            self.reasons.addItem(reason_text(r))
         if not self.detail["reasons"]:
             self.reasons.addItem(translate("RejectView", "(no reasons: the part passed)"))
         self._fill_reviews()

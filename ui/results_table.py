@@ -11,6 +11,7 @@ from PyQt6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTable
 
 from inspect_app.types import Verdict
 from ui.i18n import QT_TRANSLATE_NOOP, Retranslatable, translate
+from ui.reason_text import error_title
 from ui.verdict_banner import COLOURS, TEXT_COLOURS, VERDICT_TEXT
 
 HEADERS = (
@@ -26,7 +27,7 @@ HEADERS = (
 def reasons_text(row: dict[str, Any]) -> str:
     reasons = row.get("reasons") or []
     if row.get("verdict") == Verdict.NOT_INSPECTED:
-        return row.get("error_code") or ""
+        return error_title(row.get("error_code"))
     classes = [r.get("class_name") or r.get("code") for r in reasons]
     return ", ".join(f"{c}×{classes.count(c)}" if classes.count(c) > 1 else str(c)
                      for c in dict.fromkeys(classes))

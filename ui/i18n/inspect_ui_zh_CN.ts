@@ -154,113 +154,113 @@
 </context><context>
     <name>MainWindow</name>
     <message>
-        <location filename="../main_window.py" line="187" />
+        <location filename="../main_window.py" line="188" />
         <source>Inspection station {0}</source>
         <translation>检测工位 {0}</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="189" />
+        <location filename="../main_window.py" line="190" />
         <source>Start</source>
         <translation>启动</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="190" />
+        <location filename="../main_window.py" line="191" />
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="191" />
+        <location filename="../main_window.py" line="192" />
         <source>Trigger one part</source>
         <translation>单次触发</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="192" />
+        <location filename="../main_window.py" line="193" />
         <source>Acknowledge error</source>
         <translation>确认故障</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="193" />
+        <location filename="../main_window.py" line="194" />
         <source>Recipe:</source>
         <translation>配方：</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="195" />
+        <location filename="../main_window.py" line="196" />
         <source>Engineer: {0}</source>
         <translation>工程师：{0}</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="196" />
+        <location filename="../main_window.py" line="197" />
         <source>Operator</source>
         <translation>操作员</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="198" />
+        <location filename="../main_window.py" line="199" />
         <source>Leave engineer mode</source>
         <translation>退出工程师模式</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="199" />
+        <location filename="../main_window.py" line="200" />
         <source>Engineer mode…</source>
         <translation>工程师模式…</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="200" />
+        <location filename="../main_window.py" line="201" />
         <source>Recipes…</source>
         <translation>配方…</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="201" />
+        <location filename="../main_window.py" line="202" />
         <source>Audit…</source>
         <translation>审计…</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="202" />
+        <location filename="../main_window.py" line="203" />
         <source>Last rejects</source>
         <translation>最近不合格品</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="203" />
+        <location filename="../main_window.py" line="204" />
         <source>Recent results</source>
         <translation>最近结果</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="250" />
+        <location filename="../main_window.py" line="251" />
         <source>STARTING</source>
         <translation>启动中</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="252" />
+        <location filename="../main_window.py" line="253" />
         <source>STOPPING</source>
         <translation>停止中</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="254" />
+        <location filename="../main_window.py" line="255" />
         <source>NOT RUNNING</source>
         <translation>未运行</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="260" />
-        <location filename="../main_window.py" line="256" />
+        <location filename="../main_window.py" line="261" />
+        <location filename="../main_window.py" line="257" />
         <source>STOPPED</source>
         <translation>已停止</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="258" />
+        <location filename="../main_window.py" line="259" />
         <source>ERROR {0}</source>
         <translation>故障 {0}</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="331" />
+        <location filename="../main_window.py" line="332" />
         <source>Station started.</source>
         <translation>工位已启动。</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="340" />
+        <location filename="../main_window.py" line="341" />
         <source>Cannot start: {0}</source>
         <translation>无法启动：{0}</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="352" />
+        <location filename="../main_window.py" line="353" />
         <source>Station stopped; every queued result was saved.</source>
         <translation>工位已停止；所有排队结果均已保存。</translation>
     </message>
@@ -323,6 +323,68 @@
         <location filename="../window_actions.py" line="209" />
         <source>the station is stopped</source>
         <translation>工位已停止</translation>
+    </message>
+</context><context>
+    <name>Reasons</name>
+    <message>
+        <location filename="../reason_text.py" line="17" />
+        <source>Camera error</source>
+        <translation>相机错误</translation>
+    </message>
+    <message>
+        <location filename="../reason_text.py" line="18" />
+        <source>Camera did not open in time</source>
+        <translation>相机未能及时打开</translation>
+    </message>
+    <message>
+        <location filename="../reason_text.py" line="19" />
+        <source>No picture from the camera in time</source>
+        <translation>未及时收到相机图像</translation>
+    </message>
+    <message>
+        <location filename="../reason_text.py" line="20" />
+        <source>Image unreadable</source>
+        <translation>图像无法读取</translation>
+    </message>
+    <message>
+        <location filename="../reason_text.py" line="21" />
+        <source>Model error</source>
+        <translation>模型错误</translation>
+    </message>
+    <message>
+        <location filename="../reason_text.py" line="22" />
+        <source>Inspection stalled</source>
+        <translation>检测停滞</translation>
+    </message>
+    <message>
+        <location filename="../reason_text.py" line="23" />
+        <source>Line faster than the station: part skipped</source>
+        <translation>产线快于工位：已跳过该零件</translation>
+    </message>
+    <message>
+        <location filename="../reason_text.py" line="24" />
+        <source>Trigger missed</source>
+        <translation>触发丢失</translation>
+    </message>
+    <message>
+        <location filename="../reason_text.py" line="25" />
+        <source>Database error</source>
+        <translation>数据库错误</translation>
+    </message>
+    <message>
+        <location filename="../reason_text.py" line="26" />
+        <source>Station error</source>
+        <translation>工位错误</translation>
+    </message>
+    <message>
+        <location filename="../reason_text.py" line="42" />
+        <source>{0} at ({1:.0f},{2:.0f})-({3:.0f},{4:.0f}), confidence {5:.2f}</source>
+        <translation>{0} 位于 ({1:.0f},{2:.0f})-({3:.0f},{4:.0f})，置信度 {5:.2f}</translation>
+    </message>
+    <message>
+        <location filename="../reason_text.py" line="46" />
+        <source>; {0} found, {1} allowed</source>
+        <translation>；发现 {0} 个，允许 {1} 个</translation>
     </message>
 </context><context>
     <name>RecipeEditor</name>
@@ -462,151 +524,151 @@
 </context><context>
     <name>RejectView</name>
     <message>
-        <location filename="../reject_view.py" line="37" />
+        <location filename="../reject_view.py" line="38" />
         <source>Confirmed defect</source>
         <translation>确认缺陷</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="38" />
+        <location filename="../reject_view.py" line="39" />
         <source>False reject</source>
         <translation>误判（实为合格）</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="39" />
+        <location filename="../reject_view.py" line="40" />
         <source>Missed defect</source>
         <translation>漏检缺陷</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="182" />
+        <location filename="../reject_view.py" line="183" />
         <source>Image {0}</source>
         <translation>图像{0}</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="207" />
+        <location filename="../reject_view.py" line="208" />
         <source>Review result</source>
         <translation>复核结果</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="210" />
+        <location filename="../reject_view.py" line="211" />
         <source>Class</source>
         <translation>类别</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="211" />
+        <location filename="../reject_view.py" line="212" />
         <source>Note</source>
         <translation>备注</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="212" />
+        <location filename="../reject_view.py" line="213" />
         <source>Reasons</source>
         <translation>判定原因</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="213" />
+        <location filename="../reject_view.py" line="214" />
         <source>Reviews</source>
         <translation>复核记录</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="214" />
+        <location filename="../reject_view.py" line="215" />
         <source>Close</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="220" />
+        <location filename="../reject_view.py" line="221" />
         <source>{0}
 part {1}</source>
         <translation>{0}
 工件 {1}</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="227" />
+        <location filename="../reject_view.py" line="228" />
         <source>Time: {0}</source>
         <translation>时间：{0}</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="228" />
+        <location filename="../reject_view.py" line="229" />
         <source>Recipe: {0}</source>
         <translation>配方：{0}</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="229" />
+        <location filename="../reject_view.py" line="230" />
         <source>Model: {0}</source>
         <translation>模型：{0}</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="230" />
+        <location filename="../reject_view.py" line="231" />
         <source>Cycle: {0} ms</source>
         <translation>节拍：{0} 毫秒</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="231" />
+        <location filename="../reject_view.py" line="232" />
         <source>Record #{0}</source>
         <translation>记录 #{0}</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="237" />
+        <location filename="../reject_view.py" line="238" />
         <source>(no reasons: the part passed)</source>
         <translation>（无原因：工件合格）</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="243" />
+        <location filename="../reject_view.py" line="244" />
         <source>Box drawn: choose its class, then press “Missed defect”.</source>
         <translation>已画框：请选择类别，然后点击“漏检缺陷”。</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="245" />
+        <location filename="../reject_view.py" line="246" />
         <source>Selected: {0}. The buttons judge this detection only.</source>
         <translation>已选中：{0}。按钮仅对该检测框判定。</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="248" />
+        <location filename="../reject_view.py" line="249" />
         <source>Click a box to judge one detection (else the whole part); drag on the image to draw a defect the model missed.</source>
         <translation>点击某个框可单独判定该检测（否则判定整个工件）；在图像上拖动可画出模型漏检的缺陷。</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="266" />
+        <location filename="../reject_view.py" line="267" />
         <source>Saving…</source>
         <translation>正在保存…</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="271" />
+        <location filename="../reject_view.py" line="272" />
         <source>Saved.</source>
         <translation>已保存。</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="276" />
+        <location filename="../reject_view.py" line="277" />
         <source>Not saved: {0}</source>
         <translation>未保存：{0}</translation>
     </message>
 </context><context>
     <name>ResultsTable</name>
     <message>
-        <location filename="../results_table.py" line="17" />
+        <location filename="../results_table.py" line="18" />
         <source>Time</source>
         <translation>时间</translation>
     </message>
     <message>
-        <location filename="../results_table.py" line="18" />
+        <location filename="../results_table.py" line="19" />
         <source>Part</source>
         <translation>工件</translation>
     </message>
     <message>
-        <location filename="../results_table.py" line="19" />
+        <location filename="../results_table.py" line="20" />
         <source>Verdict</source>
         <translation>结果</translation>
     </message>
     <message>
-        <location filename="../results_table.py" line="20" />
+        <location filename="../results_table.py" line="21" />
         <source>Cycle ms</source>
         <translation>节拍（毫秒）</translation>
     </message>
     <message>
-        <location filename="../results_table.py" line="21" />
+        <location filename="../results_table.py" line="22" />
         <source>Recipe</source>
         <translation>配方</translation>
     </message>
     <message>
-        <location filename="../results_table.py" line="22" />
+        <location filename="../results_table.py" line="23" />
         <source>Reasons</source>
         <translation>原因</translation>
     </message>
