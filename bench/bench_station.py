@@ -1,6 +1,6 @@
 """Station benchmark (issue 2): the same model and the same 200 frames, everything in one run.
 
-    .venv/bin/python bench/bench_station.py [--model models/synth-pcb/0.1.0] [--frames 200] [--threads 2]
+    .venv/bin/python bench/bench_station.py [--model models/synth-pcb/0.2.0] [--frames 200] [--threads 2]
 
 Measures, at imgsz 640 and 320 (the release's weights re-exported at 640):
   * ultralytics ``YOLO(pt).predict`` end to end per frame,
