@@ -21,13 +21,37 @@ import tomlkit.exceptions
 from inspect_app.config import ConfigError, RecipeConfig, parse_config, resolve_paths
 
 
-def recipe_table(recipe: RecipeConfig, base: Path) -> dict[str, Any]:
-    """The recipe as TOML data; a model path under ``base`` is written relative to it, as people do."""
-    data = recipe.model_dump(mode="json", exclude_none=True)
+def recipe_table(recipe: RecipeConfig, base: Path, *, defaults: bool = True) -> dict[str, Any]:
+    """The recipe as TOML data (``defaults=False``: without values equal to the schema's defaults); a
+    model path under ``base`` is written relative to it, as people do."""
+    data = recipe.model_dump(mode="json", exclude_none=True, exclude_defaults=not defaults)
+    data["model"] = recipe.model
+    if recipe.roi is not None:  # its "kind" is a default, and the union needs it
+        data["roi"] = recipe.roi.model_dump(mode="json")
     model, root = Path(data["model"]), base.resolve()
     if model.is_absolute() and model.is_relative_to(root):  # a release elsewhere stays absolute
         data["model"] = model.relative_to(root).as_posix()
     return data
+
+
+def _merge(table: Any, full: dict[str, Any], lean: dict[str, Any]) -> None:
+    """Make ``table`` (tomlkit) hold ``full``, touching only what differs, so comments and layout stay;
+    a key the file did not have is added only when it differs from the schema's default (``lean``)."""
+    for key in [k for k in table if k not in full]:
+        del table[key]
+    for key, value in full.items():
+        current = table.get(key)
+        if isinstance(value, dict) and hasattr(current, "items"):
+            _merge(current, value, lean.get(key, {}))
+        elif key in table:
+            if _plain(current) != value:
+                table[key] = value
+        elif key in lean:
+            table[key] = lean[key]
+
+
+def _plain(item: Any) -> Any:
+    return item.unwrap() if hasattr(item, "unwrap") else item
 
 
 def save_recipe(path: Path, name: str, recipe: RecipeConfig) -> None:
@@ -42,16 +66,12 @@ def save_recipe(path: Path, name: str, recipe: RecipeConfig) -> None:
     if "recipes" not in doc:
         doc["recipes"] = tomlkit.table(is_super_table=True)
     recipes = doc["recipes"]
-    new = recipe_table(recipe, path.parent)
+    lean = recipe_table(recipe, path.parent, defaults=False)
     table = recipes.get(name)
     if table is None:
-        recipes[name] = new
-    else:  # update in place, so comments inside the recipe's own table stay
-        for key in [k for k in table if k not in new]:
-            del table[key]
-        for key, value in new.items():
-            if table.get(key) != value:
-                table[key] = value
+        recipes[name] = lean
+    else:  # in place, so comments inside the recipe's own tables stay too
+        _merge(table, recipe_table(recipe, path.parent), lean)
     text = tomlkit.dumps(doc)
     written = resolve_paths(parse_config(tomllib.loads(text), str(path)), path.parent)
     expected = recipe.model_copy(update={"model": str(Path(recipe.model).resolve())})

@@ -26,6 +26,9 @@ min_conf = 0.4
 [recipes.board-a.classes.short]
 max_count = 0
 
+[recipes.board-a.classes.open]
+min_conf = 0.6  # opens are rare: look closer
+
 [recipes.board-b]
 model = "models/pcb/1.0.0"
 """
@@ -44,13 +47,15 @@ def test_edit_keeps_comments_and_reads_back_as_applied(station_file: Path) -> No
     old = cfg.recipes["board-a"]
     new = RecipeConfig.model_validate({
         **old.model_dump(), "min_conf": 0.55, "roi": {"kind": "rect", "xyxy": [10, 20, 300, 400]},
-        "classes": {"short": {"max_count": 2}, "pit": {"ignore": True}},
+        "classes": {"short": {"max_count": 2}, "pit": {"ignore": True}, "open": {"min_conf": 0.6}},
     })  # fmt: skip
     save_recipe(station_file, "board-a", new)
     text = station_file.read_text()
-    for kept in ("# Line 3, AOI after reflow", "# MES name", "# released 2026-10", "[recipes.board-b]"):
+    for kept in ("# Line 3, AOI after reflow", "# MES name", "# released 2026-10", "[recipes.board-b]",
+                 "min_conf = 0.6  # opens are rare: look closer"):
         assert kept in text
     assert 'model = "models/pcb/1.0.0"' in text  # still relative to the file, as written by hand
+    assert "description" not in text and "min_area" not in text  # defaults are not spelled out
     again = load_config(station_file)
     assert again.recipes["board-a"] == new
     assert again.recipes["board-b"] == cfg.recipes["board-b"]
