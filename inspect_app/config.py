@@ -172,6 +172,9 @@ class UiConfig(_Strict):
     language: Literal["en", "zh_CN"] = "en"
     display_fps: float = Field(30.0, gt=0, le=30, description="live view repaints per second at most")
     gallery_size: int = Field(12, ge=1, le=200, description="reject thumbnails shown")
+    nice: int = Field(
+        10, ge=0, le=19, description="how many nice steps below the station the window runs (Linux); 0 = same"
+    )
 
     @field_validator("engineer_password_hash")
     @classmethod

@@ -22,6 +22,7 @@ from inspect_app.links import StationLink, build_links
 from inspect_app.station import StartupError, Station
 from inspect_app.types import Severity, StatusEvent
 from ui.feed import StationFeed
+from ui.priority import Launcher
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class StationController(QObject):
         *,
         links: LinksFactory | None = None,
         control_socket: bool = True,
+        launcher: Launcher | None = None,
     ) -> None:
         super().__init__()
         self._factory = factory
@@ -52,6 +54,8 @@ class StationController(QObject):
         self._busy = threading.Lock()  # one start or stop at a time
         self._worker: threading.Thread | None = None
         self.last_error: str | None = None
+        # made now, before the window lowers the Qt thread's priority: stations start at the normal one
+        self._launcher = launcher or Launcher()
 
     @property
     def busy(self) -> bool:
@@ -80,9 +84,12 @@ class StationController(QObject):
         if self._worker is not None:
             self._worker.join(timeout)
 
+    def spawn(self, target: Callable[[], None], name: str) -> threading.Thread:
+        """Run ``target`` in a new thread of the station's (normal) priority, not the window's."""
+        return self._launcher.spawn(target, name)
+
     def _spawn(self, target: Callable[[], None], name: str) -> None:
-        self._worker = threading.Thread(target=target, name=name, daemon=True)
-        self._worker.start()
+        self._worker = self.spawn(target, name)
 
     def _start(self) -> None:
         station = None

@@ -1,8 +1,7 @@
 """The live image: the newest inspected part with its boxes and the recipe's ROI, scaled to fit.
 
 It is given a result at most ``display_fps`` times a second by the window's display timer (see feed.py);
-the image is wrapped, not copied (the station's frames are never written to after capture), and drawn
-once per paint, scaled by the painter.
+the frame is scaled once per shown part with OpenCV (GIL released) into an image the painter draws 1:1.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from collections.abc import Sequence
 
 import cv2
 import numpy as np
-from PyQt6.QtCore import QEvent, QRectF, Qt
+from PyQt6.QtCore import QEvent, QPoint, QRect, QRectF, Qt
 from PyQt6.QtGui import QColor, QFont, QImage, QPainter
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
@@ -21,18 +20,13 @@ from ui.i18n import translate
 from ui.overlay import Box, draw_inspection, fit_rect
 
 
-def wrap_bgr(arr: np.ndarray) -> QImage:
-    """A QImage over the array's memory (no copy): keep ``arr`` alive as long as the image."""
-    arr = np.ascontiguousarray(arr)
-    h, w = arr.shape[:2]
-    fmt = QImage.Format.Format_BGR888 if arr.ndim == 3 else QImage.Format.Format_Grayscale8
-    return QImage(arr.data, w, h, int(arr.strides[0]), fmt)
-
-
 def boxes_of(result: CommittedInspection) -> list[Box]:
     insp = result.inspection
     failing = {r.box for r in insp.decision.reasons if r.box is not None}
     return [Box(d.class_name, d.confidence, d.box, d.box in failing) for d in insp.detections]
+
+
+BACKGROUND = QColor("#111111")
 
 
 class LiveView(QWidget):
@@ -42,7 +36,7 @@ class LiveView(QWidget):
         self.setMinimumSize(320, 240)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # we paint every pixel: no erase first
         self._array: np.ndarray | None = None
-        self._image: QImage | None = None
+        self._frame_size: tuple[int, int] | None = None  # (w, h) of the frame shown; None: no image
         self._boxes: list[Box] = []
         self._names: Sequence[str] = ()
         self._roi: RectROI | PolygonROI | None = None
@@ -57,7 +51,7 @@ class LiveView(QWidget):
                     roi: RectROI | PolygonROI | None) -> None:
         insp = result.inspection
         self._array = insp.image
-        self._image = wrap_bgr(insp.image) if insp.image is not None else None
+        self._frame_size = (insp.image.shape[1], insp.image.shape[0]) if insp.image is not None else None
         self._boxes = boxes_of(result)
         self._names, self._roi = names, roi
         self.part_id = insp.part_id
@@ -72,8 +66,8 @@ class LiveView(QWidget):
 
     def paintEvent(self, _event: object) -> None:
         p = QPainter(self)
-        p.fillRect(self.rect(), QColor("#111111"))
-        if self._image is None:
+        if self._frame_size is None or self._array is None:
+            p.fillRect(self.rect(), BACKGROUND)
             p.setPen(QColor("#BBBBBB"))
             f = QFont(self.font())
             f.setPixelSize(max(16, self.height() // 20))
@@ -87,7 +81,8 @@ class LiveView(QWidget):
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, text)
             p.end()
             return
-        target = fit_rect(self._image.width(), self._image.height(), QRectF(self.rect()))
+        fw, fh = self._frame_size
+        target = fit_rect(fw, fh, QRectF(self.rect()))
         # scale with OpenCV (bilinear, GIL released) into a cached image drawn 1:1: a third of the cost
         # of a smooth-scaled drawImage, which ran on the Qt thread for every frame
         size = (max(1, round(target.width())), max(1, round(target.height())))
@@ -100,8 +95,18 @@ class LiveView(QWidget):
             self._scaled = QImage(self._scaled_array.data, w, h, int(self._scaled_array.strides[0]),
                                   QImage.Format.Format_RGB32)
             self._scaled_key = (self.shown, size)
-        p.drawImage(target.topLeft(), self._scaled)
+        # QPainter calls hold the GIL the pipeline's threads need: paint each pixel once, the image and
+        # the bars beside it, rather than clearing the whole widget first
+        x0, y0 = round(target.left()), round(target.top())
+        w, h = self._scaled.width(), self._scaled.height()
+        W, H = self.width(), self.height()
+        for bar in (QRect(0, 0, W, y0), QRect(0, y0 + h, W, H - y0 - h),
+                    QRect(0, y0, x0, h), QRect(x0 + w, y0, W - x0 - w, h)):
+            if bar.width() > 0 and bar.height() > 0:
+                p.fillRect(bar, BACKGROUND)
+        p.drawImage(QPoint(x0, y0), self._scaled)
+        target = QRectF(x0, y0, w, h)
         label_px = max(12, min(22, self.height() // 40))
         draw_inspection(p, None, target, self._boxes, self._names, self._roi, label_px=label_px,
-                        scale=(target.width() / self._image.width(), target.height() / self._image.height()))
+                        scale=(w / fw, h / fh))
         p.end()

@@ -44,6 +44,7 @@ from ui.db_reader import DbReader
 from ui.feed import StationFeed
 from ui.i18n import LANGUAGES, Retranslatable, Translations, translate
 from ui.live_view import LiveView
+from ui.priority import lower_this_thread
 from ui.reason_text import error_title
 from ui.reject_gallery import RejectGallery
 from ui.results_table import ResultsTable
@@ -56,7 +57,10 @@ log = logging.getLogger(__name__)
 
 RECENT_ROWS = 50
 CHART_PERIOD_S = 0.5  # trends need no 30 fps: the charts repaint at most twice a second
-LIGHTS_PERIOD_S = 0.25  # the status lights are re-assessed 4 times a second, and at once on an event
+LIGHTS_PERIOD_S = 0.25  # lights and buttons are re-assessed 4 times a second, and at once on an event
+# Every Qt call from Python holds the GIL the pipeline's threads need: numbers nobody can read 30 times a
+# second are updated 10 times (the banner and the live image stay at the display rate, matching each other)
+COUNTERS_PERIOD_S = 0.1
 REFRESH_MS = 1000
 
 
@@ -66,6 +70,7 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
                  releases_root: Path | None = None) -> None:
         super().__init__()
         self.config, self.controller, self.feed, self.translations = config, controller, feed, translations
+        lower_this_thread(config.ui.nice)  # see ui/priority.py; the DB reader made below inherits it
         self.max_parts = max_parts
         self.releases_root = releases_root or models_root()
         self.phase = "stopped"  # starting, running, stopping, stopped, failed
@@ -78,6 +83,7 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
         self._stats_version = -1
         self._charts_at = 0.0
         self._lights_at = 0.0
+        self._counters_at = 0.0
         self._finished_handled = False
         self.last_station: Station | None = None
         self.roles = RoleManager(config.ui.engineer_password_hash, self._audit)
@@ -221,10 +227,13 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
         for post in batch.posts:
             self.on_post(post)
         self.banner.set_blocked(self._blocked_text())
-        if st is not None or self.last_station is not None:
+        now = time.monotonic()
+        if (st is not None or self.last_station is not None) and (
+            now - self._counters_at >= COUNTERS_PERIOD_S or batch.events or st is None
+        ):
+            self._counters_at = now
             self.counters.set_counts((st or self.last_station).counters)
         version, defects, cycles = self.feed.stats()
-        now = time.monotonic()
         if version != self._stats_version and now - self._charts_at >= CHART_PERIOD_S:
             self._stats_version, self._charts_at = version, now
             self.trend.set_values(cycles)
@@ -233,7 +242,7 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
             self._lights_at = now
             self.lights.set_items(assess(StatusInputs(st, self.phase, self.config, self.start_error,
                                                       self.camera_error, self.store_error, self.health)))
-        self._update_controls()
+            self._update_controls()
         self._check_finished()
 
     def names_and_roi(self, recipe: str | None) -> tuple[tuple[str, ...], RectROI | PolygonROI | None]:

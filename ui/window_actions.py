@@ -9,7 +9,6 @@ posted to the feed and handled by the display timer on the Qt thread (``on_post`
 from __future__ import annotations
 
 import logging
-import threading
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
@@ -191,7 +190,7 @@ class WindowActions:
                 return
             self.feed.post(("model", recipe, future))
 
-        threading.Thread(target=work, name="ui-switch-model", daemon=True).start()
+        self.controller.spawn(work, "ui-switch-model")  # its model's threads: the station's priority
 
     # ---------------------------------------------------------------- reviews
     def open_result(self: MainWindow, inspection_id: int) -> RejectView:

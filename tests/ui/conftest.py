@@ -43,7 +43,8 @@ def ui_config(tmp_path: Path, **over: Any) -> StationConfig:
         "trigger": {"mode": "free_run", "rate_hz": 50},
         "pipeline": {"stall_timeout_s": 5},
         "store": {"save_pass_every": 0, "commit_interval_ms": 5},
-        "ui": {"engineer_password_hash": PASSWORD_HASH, "gallery_size": 6},
+        # nice 0: a lowered thread stays lowered, and this one runs every other test (test_ui_priority)
+        "ui": {"engineer_password_hash": PASSWORD_HASH, "gallery_size": 6, "nice": 0},
         "recipes": {
             "strict": {"model": "fake", "min_conf": 0.5, "roi": {"kind": "rect", "xyxy": [5, 5, 310, 230]}},
             "lenient": {"model": "fake", "min_conf": 0.5, "classes": {"short": {"max_count": 5}}},

@@ -21,6 +21,8 @@ def test_banner_counters_and_table_match_the_db(harness: Any, qtbot: Any, rows: 
     assert w.live.part_id == last["part_id"]  # the live view shows the newest part, whatever it skipped
     by_verdict = rows(h.cfg, "select verdict, count(*) n from inspections group by 1")
     counts = {r["verdict"]: r["n"] for r in by_verdict}
+    # the counters are refreshed 10 times a second, the banner with every shown part
+    qtbot.waitUntil(lambda: w.counters.values["total"].text() == "12", timeout=2_000)
     shown = {k: w.counters.values[k].text() for k in ("total", "pass", "fail", "not_inspected")}
     assert shown == {"total": "12", "pass": str(counts.get("PASS", 0)), "fail": str(counts.get("FAIL", 0)),
                      "not_inspected": str(counts.get("NOT_INSPECTED", 0))}
