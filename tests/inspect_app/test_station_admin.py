@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from inspect_app.config import RecipeConfig, StationConfig, StoreConfig, parse_config
+from inspect_app.config import RecipeConfig, StationConfig, StoreConfig, load_config, parse_config
 from inspect_app.rules import RecipeError
 from inspect_app.station import Station
 from inspect_app.store import ImageArchive, SqliteResultStore, StoreClosed, StoreError
 from inspect_app.store.schema import SCHEMA_VERSION, _v1_initial, connect_writer
 from inspect_app.testing.fakes import ScriptedDetector, ScriptedSource, part_image, wait_until
+from inspect_app.types import Severity, StatusEvent
 
 
 def make_config(tmp_path: Path) -> StationConfig:
@@ -177,15 +178,11 @@ def test_v1_database_is_migrated_to_v2_keeping_its_rows(tmp_path: Path) -> None:
     assert ro.execute("select message from events").fetchone()[0] == "old"
 
 
-def test_recipe_edit_is_saved_to_the_station_file_it_came_from(tmp_path: Path) -> None:
-    from inspect_app.config import load_config
-    from inspect_app.types import StatusEvent
-
+def _edit_min_conf_in_file_station(tmp_path: Path, toml: str, until: str) -> tuple[Station, list]:
+    """A station loaded from ``toml``; raise the strict recipe's min_conf to 0.7 and wait for the event
+    whose payload has ``until`` ("saved" or "save_error"). Returns the (stopped) station and its events."""
     f = tmp_path / "station.toml"
-    f.write_text(
-        '# line 3\nstate_dir = "state"\nactive_recipe = "strict"\n\n[trigger]\nmode = "software"\n\n'
-        '[recipes.strict]\nmodel = "fake"  # the scripted model\nmin_conf = 0.5\n'
-    )
+    f.write_text(toml)
     cfg = load_config(f)
     st = Station(cfg, source=ScriptedSource([part_image(True)], loop=True),
                  detectors={str(tmp_path / "fake"): ScriptedDetector()})
@@ -195,33 +192,27 @@ def test_recipe_edit_is_saved_to_the_station_file_it_came_from(tmp_path: Path) -
     try:
         edited = cfg.recipes["strict"].model_copy(update={"min_conf": 0.7})
         st.set_recipe_config("strict", edited, "eve").result(timeout=10)
-        assert wait_until(lambda: any("saved" in e.payload for e in events), timeout=10)
+        assert wait_until(lambda: any(until in e.payload for e in events), timeout=10)
+        assert st.config.recipes["strict"].min_conf == 0.7  # applied, saved or not
     finally:
         st.stop()
+    return st, events
+
+
+def test_recipe_edit_is_saved_to_the_station_file_it_came_from(tmp_path: Path) -> None:
+    _edit_min_conf_in_file_station(tmp_path, (
+        '# line 3\nstate_dir = "state"\nactive_recipe = "strict"\n\n[trigger]\nmode = "software"\n\n'
+        '[recipes.strict]\nmodel = "fake"  # the scripted model\nmin_conf = 0.5\n'), "saved")
+    f = tmp_path / "station.toml"
     assert load_config(f).recipes["strict"].min_conf == 0.7
     assert "# the scripted model" in f.read_text() and 'model = "fake"' in f.read_text()
 
 
 def test_recipe_edit_that_cannot_be_saved_stays_applied_and_says_so(tmp_path: Path) -> None:
-    from inspect_app.config import load_config
-    from inspect_app.types import Severity, StatusEvent
-
-    f = tmp_path / "station.toml"
-    f.write_text('state_dir = "state"\nactive_recipe = "strict"\n[recipes.strict]\nmodel = "fake"\n')
     (tmp_path / "station.toml.bak").mkdir()  # the save fails as on a read-only folder
-    cfg = load_config(f)
-    st = Station(cfg, source=ScriptedSource([part_image(True)], loop=True),
-                 detectors={str(tmp_path / "fake"): ScriptedDetector()})
-    events: list[StatusEvent] = []
-    st.add_event_listener(events.append)
-    st.start()
-    try:
-        edited = cfg.recipes["strict"].model_copy(update={"min_conf": 0.7})
-        st.set_recipe_config("strict", edited, "eve").result(timeout=10)
-        assert wait_until(lambda: any("save_error" in e.payload for e in events), timeout=10)
-        assert st.config.recipes["strict"].min_conf == 0.7  # the line runs with the edit
-    finally:
-        st.stop()
+    _, events = _edit_min_conf_in_file_station(
+        tmp_path, 'state_dir = "state"\nactive_recipe = "strict"\n[recipes.strict]\nmodel = "fake"\n',
+        "save_error")
     failed = next(e for e in events if "save_error" in e.payload)
     assert failed.severity == Severity.WARNING and "NOT saved" in failed.message
-    assert load_config(f).recipes["strict"].min_conf == 0.25
+    assert load_config(tmp_path / "station.toml").recipes["strict"].min_conf == 0.25
