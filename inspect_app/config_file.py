@@ -10,6 +10,7 @@ version kept as ``<name>.bak``. A file that cannot be written leaves the running
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 import tomllib
 from pathlib import Path
@@ -82,13 +83,15 @@ def save_recipe(path: Path, name: str, recipe: RecipeConfig) -> None:
 
 def _replace(path: Path, text: str, backup: str) -> None:
     bak = path.with_name(path.name + ".bak")
-    _write_atomic(bak, backup)
-    _write_atomic(path, text)
+    mode = stat.S_IMODE(path.stat().st_mode)  # the file keeps who may read it
+    _write_atomic(bak, backup, mode)
+    _write_atomic(path, text, mode)
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_atomic(path: Path, text: str, mode: int | None = None) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, mode if mode is not None else 0o644)  # mkstemp's 0600 would hide the file from others
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()

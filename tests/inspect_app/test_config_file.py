@@ -42,6 +42,7 @@ def station_file(tmp_path: Path) -> Path:
 
 
 def test_edit_keeps_comments_and_reads_back_as_applied(station_file: Path) -> None:
+    station_file.chmod(0o640)
     cfg = load_config(station_file)
     assert cfg.source_file == station_file.resolve()
     old = cfg.recipes["board-a"]
@@ -60,6 +61,7 @@ def test_edit_keeps_comments_and_reads_back_as_applied(station_file: Path) -> No
     assert again.recipes["board-a"] == new
     assert again.recipes["board-b"] == cfg.recipes["board-b"]
     assert (station_file.parent / "station.toml.bak").read_text() == STATION
+    assert station_file.stat().st_mode & 0o777 == 0o640  # who may read it is unchanged
 
 
 def test_new_recipe_and_polygon_roi_round_trip(station_file: Path, tmp_path: Path) -> None:
