@@ -283,8 +283,13 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
                 self.store_error = None
         if ev.severity == Severity.ERROR:
             self.show_message(time.strftime("%H:%M:%S ") + ev.message, error=True)
-        elif ev.kind == "recipe" and ("saved" in ev.payload or "save_error" in ev.payload):
-            self.show_message(time.strftime("%H:%M:%S ") + ev.message, error="save_error" in ev.payload)
+        elif ev.kind == "recipe" and "saved" in ev.payload:
+            self.show_message(time.strftime("%H:%M:%S ") + translate("MainWindow", "Recipe {0} saved to {1}.")
+                              .format(ev.payload.get("recipe"), ev.payload["saved"]))
+        elif ev.kind == "recipe" and "save_error" in ev.payload:
+            text = translate("MainWindow", "Recipe {0} is applied but was NOT saved: {1}")
+            self.show_message(time.strftime("%H:%M:%S ") + text.format(ev.payload.get("recipe"),
+                                                                       ev.payload["save_error"]), error=True)
 
     def show_message(self, text: str, error: bool = False) -> None:
         self.message.setStyleSheet("color: #B71C1C; font-weight: bold;" if error else "")
@@ -300,7 +305,7 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
         self.recipes_button.setEnabled(running)
         if st is not None:
             recipes = st.recipes
-            if recipes != self._recipe_items:  # 30 times a second: compare with our copy, not the widget's
+            if recipes != self._recipe_items:  # compare with our copy: no Qt calls unless it changed
                 self._recipe_items = list(recipes)
                 self.recipe_box.clear()
                 self.recipe_box.addItems(recipes)

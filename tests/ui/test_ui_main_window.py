@@ -149,3 +149,17 @@ def test_camera_text_never_shows_a_stream_password(make_config: Any) -> None:
 
     cfg = make_config(source={"kind": "opencv", "uri": "rtsp://admin:hunter2@10.0.0.7/stream1"})
     assert source_text(cfg) == "opencv rtsp://10.0.0.7/stream1"
+
+
+def test_recipe_save_outcome_is_shown_in_the_operators_language(harness: Any) -> None:
+    from inspect_app.types import Severity, StatusEvent
+
+    w = harness().window
+    w._on_event(StatusEvent("recipe", Severity.INFO, "recipe strict saved to /s/station.toml",
+                            {"recipe": "strict", "saved": "/s/station.toml"}))
+    assert w.message.text().endswith("Recipe strict saved to /s/station.toml.")
+    w.translations.set_language("zh_CN")
+    w._on_event(StatusEvent("recipe", Severity.WARNING, "recipe strict is applied but was NOT saved",
+                            {"recipe": "strict", "save_error": "disk full"}))
+    assert w.message.text().endswith("配方 strict 已生效，但未能保存：disk full")
+    assert "B71C1C" in w.message.styleSheet()  # shown as an error

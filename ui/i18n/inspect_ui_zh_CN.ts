@@ -120,17 +120,17 @@
 </context><context>
     <name>LiveView</name>
     <message>
-        <location filename="../live_view.py" line="82" />
+        <location filename="../live_view.py" line="76" />
         <source>Waiting for the first part…</source>
         <translation>等待第一个工件…</translation>
     </message>
     <message>
-        <location filename="../live_view.py" line="84" />
+        <location filename="../live_view.py" line="78" />
         <source>No image ({0})</source>
         <translation>无图像（{0}）</translation>
     </message>
     <message>
-        <location filename="../live_view.py" line="86" />
+        <location filename="../live_view.py" line="80" />
         <source>No image</source>
         <translation>无图像</translation>
     </message>
@@ -154,173 +154,183 @@
 </context><context>
     <name>MainWindow</name>
     <message>
-        <location filename="../main_window.py" line="188" />
+        <location filename="../main_window.py" line="194" />
         <source>Inspection station {0}</source>
         <translation>检测工位 {0}</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="190" />
+        <location filename="../main_window.py" line="196" />
         <source>Start</source>
         <translation>启动</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="191" />
+        <location filename="../main_window.py" line="197" />
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="192" />
+        <location filename="../main_window.py" line="198" />
         <source>Trigger one part</source>
         <translation>单次触发</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="193" />
+        <location filename="../main_window.py" line="199" />
         <source>Acknowledge error</source>
         <translation>确认故障</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="194" />
+        <location filename="../main_window.py" line="200" />
         <source>Recipe:</source>
         <translation>配方：</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="196" />
+        <location filename="../main_window.py" line="202" />
         <source>Engineer: {0}</source>
         <translation>工程师：{0}</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="197" />
+        <location filename="../main_window.py" line="203" />
         <source>Operator</source>
         <translation>操作员</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="199" />
+        <location filename="../main_window.py" line="205" />
         <source>Leave engineer mode</source>
         <translation>退出工程师模式</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="200" />
+        <location filename="../main_window.py" line="206" />
         <source>Engineer mode…</source>
         <translation>工程师模式…</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="201" />
+        <location filename="../main_window.py" line="207" />
         <source>Recipes…</source>
         <translation>配方…</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="202" />
+        <location filename="../main_window.py" line="208" />
         <source>Audit…</source>
         <translation>审计…</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="203" />
+        <location filename="../main_window.py" line="209" />
         <source>Last rejects</source>
         <translation>最近不合格品</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="204" />
+        <location filename="../main_window.py" line="210" />
         <source>Recent results</source>
         <translation>最近结果</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="251" />
+        <location filename="../main_window.py" line="260" />
         <source>STARTING</source>
         <translation>启动中</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="253" />
+        <location filename="../main_window.py" line="262" />
         <source>STOPPING</source>
         <translation>停止中</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="255" />
+        <location filename="../main_window.py" line="264" />
         <source>NOT RUNNING</source>
         <translation>未运行</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="261" />
-        <location filename="../main_window.py" line="257" />
+        <location filename="../main_window.py" line="270" />
+        <location filename="../main_window.py" line="266" />
         <source>STOPPED</source>
         <translation>已停止</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="259" />
+        <location filename="../main_window.py" line="268" />
         <source>ERROR {0}</source>
         <translation>故障 {0}</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="332" />
+        <location filename="../main_window.py" line="287" />
+        <source>Recipe {0} saved to {1}.</source>
+        <translation>配方 {0} 已保存到 {1}。</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="290" />
+        <source>Recipe {0} is applied but was NOT saved: {1}</source>
+        <translation>配方 {0} 已生效，但未能保存：{1}</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="346" />
         <source>Station started.</source>
         <translation>工位已启动。</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="341" />
+        <location filename="../main_window.py" line="355" />
         <source>Cannot start: {0}</source>
         <translation>无法启动：{0}</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="353" />
+        <location filename="../main_window.py" line="367" />
         <source>Station stopped; every queued result was saved.</source>
         <translation>工位已停止；所有排队结果均已保存。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="46" />
+        <location filename="../window_actions.py" line="45" />
         <source>Starting: loading and verifying the models…</source>
         <translation>启动中：正在加载并校验模型…</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="52" />
+        <location filename="../window_actions.py" line="51" />
         <source>Stopping: saving every queued result…</source>
         <translation>停止中：正在保存所有排队结果…</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="63" />
+        <location filename="../window_actions.py" line="62" />
         <source>Triggered part {0}</source>
         <translation>已触发工件 {0}</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="70" />
+        <location filename="../window_actions.py" line="69" />
         <source>Error acknowledged.</source>
         <translation>故障已确认。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="72" />
+        <location filename="../window_actions.py" line="71" />
         <source>The cause of the error is still there: not reset.</source>
         <translation>故障原因仍然存在：未复位。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="80" />
+        <location filename="../window_actions.py" line="79" />
         <source>Reset counters</source>
         <translation>计数清零</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="81" />
+        <location filename="../window_actions.py" line="80" />
         <source>Start a new shift count? The reset is recorded in the audit trail.</source>
         <translation>开始新的班次计数？清零操作将记入审计记录。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="93" />
+        <location filename="../window_actions.py" line="92" />
         <source>Start the station first: it records the audit trail.</source>
         <translation>请先启动工位：审计记录由工位写入。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="102" />
+        <location filename="../window_actions.py" line="101" />
         <source>Engineer mode: {0}</source>
         <translation>工程师模式：{0}</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="135" />
+        <location filename="../window_actions.py" line="134" />
         <source>Switching recipes needs engineer mode.</source>
         <translation>切换配方需要工程师模式。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="139" />
+        <location filename="../window_actions.py" line="138" />
         <source>Recipe {0} from the next part on.</source>
         <translation>从下一个工件起使用配方 {0}。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="209" />
+        <location filename="../window_actions.py" line="208" />
         <source>the station is stopped</source>
         <translation>工位已停止</translation>
     </message>
@@ -502,22 +512,22 @@
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="171" />
+        <location filename="../window_actions.py" line="170" />
         <source>Applied: recipe {0} from the next part on.</source>
         <translation>已应用：从下一个工件起使用配方 {0}。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="173" />
+        <location filename="../window_actions.py" line="172" />
         <source>Not saved to a file: this station has no config file (demo), so the change lasts until it stops.</source>
         <translation>未保存到文件：此工位没有配置文件（演示模式），更改在停止前有效。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="176" />
+        <location filename="../window_actions.py" line="175" />
         <source>Saving it to {0}…</source>
         <translation>正在保存到 {0}…</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="256" />
+        <location filename="../window_actions.py" line="255" />
         <source>Model switched.</source>
         <translation>模型已切换。</translation>
     </message>
@@ -685,7 +695,7 @@ part {1}</source>
         <translation>密码错误。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="147" />
+        <location filename="../window_actions.py" line="146" />
         <location filename="../roles.py" line="27" />
         <source>This needs engineer mode.</source>
         <translation>此操作需要工程师模式。</translation>
