@@ -35,7 +35,8 @@ def save_ultralytics_checkpoint(
     metrics: dict[str, Any],
     train_config: dict[str, Any] | None = None,
 ) -> None:
-    model = deepcopy(ema_model).half()  # half as ultralytics' own checkpoints; loaded back as float32
+    # half as ultralytics' own checkpoints (loaded back as float32), and NCHW whatever the training used
+    model = deepcopy(ema_model).half().to(memory_format=torch.contiguous_format)
     model.criterion = None  # training-only state, and it may hold inference-mode tensors
     for v in model.state_dict().values():
         if v.is_floating_point():

@@ -103,6 +103,7 @@ class YoloDetector(pl.LightningModule):
         model_yaml: dict | None = None,
         threads: int | None = None,
         val_dir: str | None = None,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         names = {int(k): str(v) for k, v in names.items()}
@@ -112,6 +113,7 @@ class YoloDetector(pl.LightningModule):
             {"model": str(model), "names": names, "hyp": dict(hyp), "model_yaml": yaml_dict}
         )
         self.threads = threads
+        self.channels_last = channels_last
         self.val_dir = Path(val_dir) if val_dir else None
         self.automatic_optimization = False
         self.ema: ModelEMA | None = None
@@ -213,6 +215,8 @@ class YoloDetector(pl.LightningModule):
 
     def on_fit_start(self) -> None:
         self._set_threads()
+        if self.channels_last:  # parameters keep their identity: the optimizer's references stay valid
+            self.model.to(memory_format=torch.channels_last)
         self._ensure_ema()
         self._last_opt_step = -1  # as after a resume in ultralytics: the cadence restarts
 
@@ -260,6 +264,8 @@ class YoloDetector(pl.LightningModule):
         ni = batch_idx + nb * self.current_epoch
         self._warmup(ni, opt.optimizer)  # type: ignore[union-attr]
         batch["img"] = self._multi_scale(batch["img"].float() / 255)
+        if self.channels_last:
+            batch["img"] = batch["img"].contiguous(memory_format=torch.channels_last)
         loss, items = self.model.loss(batch)
         # the criterion returns the sum over the batch; DDP averages gradients, ultralytics undoes that
         loss = loss.sum() * self.trainer.world_size

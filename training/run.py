@@ -59,6 +59,8 @@ class TrainConfig:
     workers: int | None = None  # None: 0 on CPU (as ultralytics), 8 otherwise
     threads: int | None = None  # torch threads on CPU; None: all cores
     save_period: int = -1  # also keep checkpoints/epoch<N>.ckpt every N epochs
+    # convolutions in NHWC: 25-35 % faster training steps on this CPU (oneDNN); exported files are NCHW
+    channels_last: bool = True
 
     def hyp_overrides(self) -> dict[str, Any]:
         return {**self.hyp, "data": str(self.data), "model": str(self.model)}
@@ -177,6 +179,7 @@ def resolve_trainer_options(cfg: TrainConfig) -> dict[str, Any]:
         "precision": cfg.precision or ("16-mixed" if gpu else "32-true"),
         "workers": cfg.workers if cfg.workers is not None else (8 if gpu else 0),
         "threads": cfg.threads if cfg.threads is not None else (None if gpu else os.cpu_count()),
+        "channels_last": cfg.channels_last,
     }
 
 
@@ -195,6 +198,7 @@ def read_config(path: str | Path) -> TrainConfig:
             for k in ("accelerator", "devices", "strategy", "num_nodes", "precision", "workers", "threads")
         },
         save_period=t.get("save_period", -1),
+        channels_last=t.get("channels_last", False),  # runs from before the option trained in NCHW
     )
 
 
@@ -269,7 +273,8 @@ def train(cfg: TrainConfig, resume: Path | None = None, spec: DataSpec | None = 
         else None
     )
     module = YoloDetector(
-        cfg.model, spec.names, hyp, model_yaml=model_yaml, threads=topts["threads"], val_dir=str(out / "val")
+        cfg.model, spec.names, hyp, model_yaml=model_yaml, threads=topts["threads"], val_dir=str(out / "val"),
+        channels_last=bool(topts["channels_last"]),
     )
     dm = YoloDataModule(
         spec, module.hyp, int(module.hyp.batch), topts["workers"], int(module.model.stride.max())

@@ -69,6 +69,7 @@ def test_run_folder_holds_the_resolved_config(scratch_run: Path, scenes_yaml: Pa
     )  # "auto", resolved
     assert hyp["warmup_bias_lr"] == 0.0 and hyp["warmup_epochs"] == 0.5
     assert cfg["trainer"]["threads"] == 2 and cfg["trainer"]["precision"] == "32-true"
+    assert cfg["trainer"]["channels_last"] is True  # trained NHWC (faster on CPU), recorded with the run
     assert cfg["dataset"]["fingerprint"].startswith("sha256:") and cfg["data"] == str(scenes_yaml.resolve())
     assert cfg["versions"]["ultralytics"].startswith("8.4")
     for f in ("checkpoints/best.ckpt", "checkpoints/last.ckpt", "weights/best.pt", "weights/last.pt"):
@@ -88,6 +89,8 @@ def test_checkpoint_loads_in_ultralytics_with_the_right_names(scratch_run: Path)
     assert result.boxes is not None and result.names == NAMES
     ckpt = torch.load(scratch_run / "weights" / "last.pt", weights_only=False)
     assert ckpt["ema"].args.nbs == 8 and ckpt["updates"] > 0  # the EMA, with the run's hyperparameters
+    conv = next(p for p in ckpt["ema"].parameters() if p.ndim == 4)
+    assert conv.is_contiguous()  # saved NCHW, as any ultralytics checkpoint, though trained channels-last
     torch.set_num_threads(threads)
 
 
