@@ -71,7 +71,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--threads", type=int, default=None, help="torch threads on CPU (default: all cores)")
     tr.add_argument(
         "--channels-last", action=argparse.BooleanOptionalAction, default=None,
-        help="train in NHWC memory format (default: on; 25-35 %% faster steps on CPU)",
+        help="train in NHWC memory format (default: on; 20-30 %% faster steps on CPU)",
     )
     tr.add_argument(
         "--workers", type=int, default=None, help="dataloader workers (default: 0 on CPU, 8 on GPU)"

@@ -59,7 +59,7 @@ class TrainConfig:
     workers: int | None = None  # None: 0 on CPU (as ultralytics), 8 otherwise
     threads: int | None = None  # torch threads on CPU; None: all cores
     save_period: int = -1  # also keep checkpoints/epoch<N>.ckpt every N epochs
-    # convolutions in NHWC: 25-35 % faster training steps on this CPU (oneDNN); exported files are NCHW
+    # convolutions in NHWC: 20-30 % faster training steps on this CPU (oneDNN); exported files are NCHW
     channels_last: bool = True
 
     def hyp_overrides(self) -> dict[str, Any]:
