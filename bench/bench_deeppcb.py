@@ -149,7 +149,7 @@ def run_ultralytics(args: argparse.Namespace, data_yaml: Path, out: Path) -> dic
         workers=args.workers,
         device="cpu" if args.accelerator == "cpu" else 0,
         plots=False,
-        project=str(out.parent),
+        project=str(out.parent.resolve()),  # a relative one lands under ultralytics' runs/detect/
         name=out.name,
         exist_ok=True,
         verbose=False,
