@@ -35,8 +35,7 @@ class LiveView(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(320, 240)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # we paint every pixel: no erase first
-        self._array: np.ndarray | None = None
-        self._frame_size: tuple[int, int] | None = None  # (w, h) of the frame shown; None: no image
+        self._array: np.ndarray | None = None  # the frame shown; None: no image
         self._boxes: list[Box] = []
         self._names: Sequence[str] = ()
         self._roi: RectROI | PolygonROI | None = None
@@ -51,7 +50,6 @@ class LiveView(QWidget):
                     roi: RectROI | PolygonROI | None) -> None:
         insp = result.inspection
         self._array = insp.image
-        self._frame_size = (insp.image.shape[1], insp.image.shape[0]) if insp.image is not None else None
         self._boxes = boxes_of(result)
         self._names, self._roi = names, roi
         self.part_id = insp.part_id
@@ -66,7 +64,7 @@ class LiveView(QWidget):
 
     def paintEvent(self, _event: object) -> None:
         p = QPainter(self)
-        if self._frame_size is None or self._array is None:
+        if self._array is None:
             p.fillRect(self.rect(), BACKGROUND)
             p.setPen(QColor("#BBBBBB"))
             f = QFont(self.font())
@@ -81,7 +79,7 @@ class LiveView(QWidget):
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, text)
             p.end()
             return
-        fw, fh = self._frame_size
+        fh, fw = self._array.shape[:2]
         target = fit_rect(fw, fh, QRectF(self.rect()))
         # scale with OpenCV (bilinear, GIL released) into a cached image drawn 1:1: a third of the cost
         # of a smooth-scaled drawImage, which ran on the Qt thread for every frame
