@@ -101,6 +101,26 @@ def run_ours(args: argparse.Namespace, spec: Any, out: Path) -> dict[str, Any]:
     }
 
 
+def _patch_for_lean_machines(gpu: bool) -> None:
+    """Two ultralytics calls the lent GPU machine's image cannot make: its AMP self-check loads yolo26n.pt
+    from the hub (answered True, what it answers on a healthy GPU; our pipeline trains 16-mixed on GPUs
+    too), and save_model() reads its results CSV with polars, which that image lacks (read with csv)."""
+    import ultralytics.engine.trainer as ul_trainer
+
+    if gpu:
+        ul_trainer.check_amp = lambda model: True
+    try:
+        import polars  # noqa: F401
+    except ImportError:
+
+        def read_results_csv(trainer: Any) -> dict[str, list[str]]:
+            with open(trainer.csv) as f:
+                rows = [{k.strip(): v for k, v in r.items()} for r in csv.DictReader(f)]
+            return {k: [r[k] for r in rows] for k in (rows[0] if rows else {})}
+
+        ul_trainer.BaseTrainer.read_results_csv = read_results_csv
+
+
 def run_ultralytics(args: argparse.Namespace, data_yaml: Path, out: Path) -> dict[str, Any]:
     import torch
     from ultralytics import YOLO
@@ -119,23 +139,7 @@ def run_ultralytics(args: argparse.Namespace, data_yaml: Path, out: Path) -> dic
             timing["epochs_seen"].add(trainer.epoch)
             timing["total"].append(time.perf_counter() - timing["t0"])
 
-    if args.accelerator == "gpu":
-        # Its AMP self-check loads yolo26n.pt from the hub, which an offline station cannot reach; amp=True
-        # is what that check answers on a healthy GPU, and our pipeline trains with 16-mixed on GPUs too.
-        import ultralytics.engine.trainer as ul_trainer
-
-        ul_trainer.check_amp = lambda model: True
-    try:
-        import polars  # noqa: F401
-    except ImportError:  # the GPU machine's image lacks polars, which save_model() only uses to read a CSV
-        import ultralytics.engine.trainer as ul_trainer
-
-        def read_results_csv(trainer: Any) -> dict[str, list[str]]:
-            with open(trainer.csv) as f:
-                rows = [{k.strip(): v for k, v in r.items()} for r in csv.DictReader(f)]
-            return {k: [r[k] for r in rows] for k in (rows[0] if rows else {})}
-
-        ul_trainer.BaseTrainer.read_results_csv = read_results_csv
+    _patch_for_lean_machines(gpu=args.accelerator == "gpu")
     model = YOLO(args.model)
     model.add_callback("on_pretrain_routine_start", lambda t: torch.set_num_threads(args.threads))
     model.add_callback("on_train_epoch_start", epoch_start)
