@@ -94,6 +94,16 @@ def test_checkpoint_loads_in_ultralytics_with_the_right_names(scratch_run: Path)
     torch.set_num_threads(threads)
 
 
+def test_runs_from_before_channels_last_resume_in_nchw(scratch_run: Path, tmp_path: Path) -> None:
+    from training.run import read_config
+
+    cfg = yaml.safe_load((scratch_run / "config.yaml").read_text())
+    assert read_config(scratch_run / "config.yaml").channels_last is True
+    del cfg["trainer"]["channels_last"]  # as config.yaml files written before the option
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert read_config(tmp_path / "config.yaml").channels_last is False
+
+
 def test_resume_continues_the_run(scratch_run: Path, tmp_path: Path, state_dir: Path) -> None:
     import torch
 
