@@ -3,7 +3,6 @@ reflects the files really present in the image folder."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import cv2
@@ -12,6 +11,7 @@ import numpy as np
 from inspect_app.config import RetentionConfig, StoreConfig
 from inspect_app.store import ImageArchive, SqliteResultStore, open_readonly
 from inspect_app.store.schema import iso_utc
+from inspect_app.testing.fakes import wait_until
 from inspect_app.types import Decision, Inspection, Severity, StatusEvent, Verdict
 
 MB = 1024 * 1024
@@ -50,14 +50,6 @@ def make_inspection(i: int, verdict: Verdict, image: np.ndarray) -> Inspection:
     )  # fmt: skip
 
 
-def wait_for(pred, timeout: float = 5.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.01)
-    return pred()
-
 
 def start_store(tmp_path: Path, retention: RetentionConfig) -> tuple[SqliteResultStore, FakeDisk, list]:
     cfg = StoreConfig(save_pass_every=1, jpeg_quality=90, retention=retention)
@@ -90,10 +82,10 @@ def test_retention_deletes_pass_before_fail_oldest_first_and_records_one_event(t
         store.submit(make_inspection(i, Verdict.FAIL if i % 2 else Verdict.NOT_INSPECTED, f))
     for i, f in enumerate(new, start=11):
         store.submit(make_inspection(i, Verdict.PASS, f))
-    assert wait_for(lambda: store.counts()["total"] == 20)
+    assert wait_until(lambda: store.counts()["total"] == 20)
     assert disk.used() == sum(s_old) + sum(s_new)
     disk.other = disk.capacity - disk.used() - free0  # free space now just below min_free_mb
-    assert wait_for(lambda: any(e.kind == "disk" and "retention" in e.message for e in events))
+    assert wait_until(lambda: any(e.kind == "disk" and "retention" in e.message for e in events))
     store.close()
 
     conn = open_readonly(tmp_path / "results.db")
@@ -124,7 +116,7 @@ def test_retention_by_folder_cap(tmp_path: Path) -> None:
     )  # fmt: skip
     for i, f in enumerate(imgs, start=1):
         store.submit(make_inspection(i, Verdict.PASS, f))
-    assert wait_for(lambda: any("retention" in e.message for e in events))
+    assert wait_until(lambda: any("retention" in e.message for e in events))
     store.close()
     assert disk.used() <= cap * MB * 0.9
     conn = open_readonly(tmp_path / "results.db")
@@ -139,16 +131,16 @@ def test_low_disk_stops_saving_with_alarm_rows_continue_and_recovery_resumes(tmp
     )
     imgs = frames(6, 4)
     store.submit(make_inspection(1, Verdict.FAIL, imgs[0]))
-    assert wait_for(lambda: store.counts()["total"] == 1)
+    assert wait_until(lambda: store.counts()["total"] == 1)
     disk.other = disk.capacity - 2 * MB  # 2 MB free, below stop_saving_free_mb
     for i in range(2, 5):
         store.submit(make_inspection(i, Verdict.FAIL, imgs[i]))
-    assert wait_for(lambda: store.counts()["total"] == 4)
+    assert wait_until(lambda: store.counts()["total"] == 4)
     assert not store.saving_images
     alarms = [e for e in events if e.kind == "disk" and e.severity is Severity.ERROR]
     assert len(alarms) == 1 and "stopped" in alarms[0].message
     disk.other = 0
-    assert wait_for(lambda: store.saving_images)
+    assert wait_until(lambda: store.saving_images)
     assert any(e.kind == "disk" and e.severity is Severity.INFO and "resumed" in e.message for e in events)
     store.submit(make_inspection(5, Verdict.FAIL, imgs[5]))
     store.close()

@@ -11,6 +11,7 @@ import pytest
 
 from inspect_app.config import StoreConfig
 from inspect_app.store import ImageArchive, SqliteResultStore, StoreClosed, StoreError, open_readonly
+from inspect_app.testing.fakes import wait_until
 from inspect_app.types import (
     Decision,
     Detection,
@@ -43,14 +44,6 @@ def make_store(tmp_path: Path, **cfg) -> SqliteResultStore:
     )
 
 
-def wait_for(pred, timeout: float = 5.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.005)
-    return pred()
-
 
 def test_listener_runs_after_commit_in_submission_order_with_batches(tmp_path: Path) -> None:
     store = make_store(tmp_path, batch_size=8, commit_interval_ms=1000)
@@ -69,7 +62,7 @@ def test_listener_runs_after_commit_in_submission_order_with_batches(tmp_path: P
 
     store.add_commit_listener(listener)
     store.submit(make_inspection(0))
-    assert wait_for(lambda: len(seen) == 1)
+    assert wait_until(lambda: len(seen) == 1)
     for i in range(1, 21):
         store.submit(make_inspection(i))
     gate.set()
@@ -227,12 +220,12 @@ def test_failed_commit_is_retried_alarmed_and_nothing_lost(tmp_path: Path) -> No
     )
     for i in range(5):
         store.submit(make_inspection(i))
-    assert wait_for(lambda: not store.healthy)
+    assert wait_until(lambda: not store.healthy)
     time.sleep(0.3)  # several retries happen meanwhile
     assert got == []
     assert any(e.severity is Severity.ERROR and e.kind == "store" for e in events)
     admin.execute("DELETE FROM fail_switch")
-    assert wait_for(lambda: len(got) == 5)
+    assert wait_until(lambda: len(got) == 5)
     assert store.healthy and events[-1].severity is Severity.INFO
     store.close()
     rows = admin.execute("SELECT part_id FROM inspections ORDER BY id").fetchall()
