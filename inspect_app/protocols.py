@@ -21,11 +21,13 @@ class SourceError(Exception):
 
 
 class CorruptFrame(Exception):
-    """One frame could not be decoded; the source itself is fine and the next read may succeed."""
+    """One frame could not be decoded, or was refused unread (``code`` IMAGE_TOO_LARGE); the source itself is
+    fine and the next read may succeed. The part is recorded NOT_INSPECTED with ``code``."""
 
-    def __init__(self, origin: str, message: str) -> None:
+    def __init__(self, origin: str, message: str, code: str = "IMAGE_CORRUPT") -> None:
         super().__init__(f"{origin}: {message}")
         self.origin = origin
+        self.code = code
 
 
 class SourceExhausted(Exception):

@@ -5,27 +5,19 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 from inspect_app.config import FolderSourceConfig
 from inspect_app.protocols import CorruptFrame, SourceError, SourceExhausted
+from inspect_app.sources.decode import decode_image
 from inspect_app.sources.pacing import Pacer
 from inspect_app.types import Frame
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 
-def decode_image(data: bytes, origin: str) -> np.ndarray:
-    """Decode to BGR uint8, refusing truncated files that OpenCV would half-decode with only a warning."""
-    if not data:
-        raise CorruptFrame(origin, "empty file")
-    if data[:2] == b"\xff\xd8" and not data.rstrip(b"\x00\r\n ").endswith(b"\xff\xd9"):
-        raise CorruptFrame(origin, "truncated JPEG (no end-of-image marker)")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None or image.size == 0:
-        raise CorruptFrame(origin, "not a decodable image")
-    return image
+def list_images(config: FolderSourceConfig) -> list[Path]:
+    return sorted(
+        p for p in config.path.glob(config.pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+    )
 
 
 class FolderSource:
@@ -44,9 +36,7 @@ class FolderSource:
         root = self.config.path
         if not root.is_dir():
             raise SourceError("NOT_FOUND", f"image folder {root} does not exist")
-        self._files = sorted(
-            p for p in root.glob(self.config.pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-        )
+        self._files = list_images(self.config)
         if not self._files:
             raise SourceError("EMPTY", f"no images matching {self.config.pattern!r} in {root}")
         self._pos = 0
@@ -64,10 +54,15 @@ class FolderSource:
         self._pacer.wait()
         self._frame_id += 1
         try:
+            size = path.stat().st_size
+            if size > self.config.max_image_pixels * 8 + (1 << 20):  # beyond any encoding of that many pixels
+                raise CorruptFrame(
+                    str(path), f"file of {size} bytes, too large for max_image_pixels", code="IMAGE_TOO_LARGE"
+                )
             data = path.read_bytes()
         except OSError as exc:
             raise CorruptFrame(str(path), f"cannot read: {exc.strerror}") from None
-        image = decode_image(data, str(path))
+        image = decode_image(data, str(path), self.config.max_image_pixels)
         return Frame(
             frame_id=self._frame_id,
             image=image,
