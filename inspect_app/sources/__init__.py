@@ -17,7 +17,39 @@ def make_source(config: SourceConfig) -> FrameSource:
 
         return FolderSource(config)
     if isinstance(config, OpenCVSourceConfig):
+        if is_video_file(config.uri):
+            from inspect_app.sources.video_file import VideoFileSource
+
+            return VideoFileSource(config)
         from inspect_app.sources.opencv_source import OpenCVSource
 
         return OpenCVSource(config)
     raise TypeError(f"unknown source config {type(config).__name__}")
+
+
+def is_video_file(uri: int | str) -> bool:
+    """A path (no scheme, not a device index): frames are replayed in order rather than grabbed live."""
+    return isinstance(uri, str) and "://" not in uri and not uri.startswith("/dev/")
+
+
+def declared_resolution(config: SourceConfig) -> tuple[int, int] | None:
+    """(width, height) the source will deliver, when that is known before it is opened: the synthetic
+    generator's size, or the header of a folder's first image. Cameras tell only with their first frame."""
+    if isinstance(config, SyntheticSourceConfig):
+        return config.width, config.height
+    if isinstance(config, FolderSourceConfig):
+        from inspect_app.protocols import CorruptFrame
+        from inspect_app.sources.decode import read_header
+        from inspect_app.sources.folder import list_images
+
+        try:
+            first = next(iter(list_images(config)), None)
+            if first is None:
+                return None
+            with open(first, "rb") as f:
+                head = f.read(1 << 16)
+            header = read_header(head, str(first))
+        except (OSError, CorruptFrame):
+            return None
+        return header.width, header.height
+    return None

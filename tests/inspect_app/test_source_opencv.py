@@ -11,7 +11,10 @@ import pytest
 
 from inspect_app.config import OpenCVSourceConfig
 from inspect_app.protocols import SourceError, SourceExhausted
+from inspect_app.sources.camera_state import CameraState
 from inspect_app.sources.opencv_source import OpenCVSource
+from inspect_app.sources.video_file import VideoFileSource
+from inspect_app.testing.fakes import wait_until
 from inspect_app.testing.mjpeg_camera import MjpegCamera
 
 
@@ -25,7 +28,7 @@ def _write_video(path: Path, n: int) -> None:
 def test_video_file_frames_in_order_then_exhausted(tmp_path: Path) -> None:
     video = tmp_path / "line.avi"
     _write_video(video, 6)
-    src = OpenCVSource(OpenCVSourceConfig(uri=str(video)), name="cam1")
+    src = VideoFileSource(OpenCVSourceConfig(uri=str(video)), name="cam1")
     src.open()
     frames = [src.read(2.0) for _ in range(6)]
     assert [f.frame_id for f in frames] == [1, 2, 3, 4, 5, 6]
@@ -39,7 +42,7 @@ def test_video_file_frames_in_order_then_exhausted(tmp_path: Path) -> None:
 def test_video_file_loops(tmp_path: Path) -> None:
     video = tmp_path / "line.avi"
     _write_video(video, 3)
-    src = OpenCVSource(OpenCVSourceConfig(uri=str(video), loop=True))
+    src = VideoFileSource(OpenCVSourceConfig(uri=str(video), loop=True))
     src.open()
     frames = [src.read(2.0) for _ in range(7)]
     assert [f.frame_id for f in frames] == list(range(1, 8))
@@ -47,7 +50,7 @@ def test_video_file_loops(tmp_path: Path) -> None:
 
 
 def test_missing_file_fails_to_open(tmp_path: Path) -> None:
-    src = OpenCVSource(OpenCVSourceConfig(uri=str(tmp_path / "none.avi"), open_timeout_s=1.0))
+    src = VideoFileSource(OpenCVSourceConfig(uri=str(tmp_path / "none.avi"), open_timeout_s=1.0))
     with pytest.raises(SourceError) as err:
         src.open()
     assert err.value.code == "OPEN_FAILED"
@@ -84,26 +87,23 @@ def test_stream_cut_then_reconnects_with_backoff(camera: MjpegCamera) -> None:
     src.open()
     first = src.read(1.0)
     camera.stop()
-    codes = []
-    for _ in range(20):
-        try:
-            src.read(1.0)
-        except SourceError as exc:
-            codes.append(exc.code)
-            if exc.code in ("OPEN_FAILED", "OPEN_TIMEOUT"):
-                break
-        time.sleep(0.15)
-    assert codes[0] in ("READ_FAILED", "DECODE_FAILED")
-    assert "OPEN_FAILED" in codes or "OPEN_TIMEOUT" in codes  # it did try to reconnect
+    assert wait_until(lambda: src.status().state == CameraState.LOST, 3.0)
+    with pytest.raises(SourceError) as err:
+        src.read(1.0)
+    assert err.value.code in ("READ_FAILED", "DECODE_FAILED", "OPEN_FAILED", "OPEN_TIMEOUT", "NO_FRAMES")
     camera.start()  # plugged back in, same port
-    deadline = time.monotonic() + 10
-    frame = None
-    while frame is None and time.monotonic() < deadline:
-        try:
-            frame = src.read(1.0)
-        except SourceError:
-            time.sleep(0.1)
-    assert frame is not None, "source never reconnected"
+    assert wait_until(lambda: src.status().ok, 10.0), "source never reconnected"
+    frame = src.read(1.0)
     assert frame.frame_id > first.frame_id  # ids stay monotonic across reconnects
     assert src.reconnects >= 1
+    src.close()
+
+
+def test_stream_hands_out_the_newest_frame_not_a_backlog(camera: MjpegCamera) -> None:
+    src = OpenCVSource(_cfg(camera.url))
+    src.open()
+    src.read(1.0)
+    time.sleep(1.0)  # the camera sends ~30 frames meanwhile; a buffered reader would get the oldest
+    frame = src.read(1.0)
+    assert time.monotonic() - frame.captured_mono < 0.2
     src.close()

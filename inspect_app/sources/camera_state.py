@@ -1,0 +1,81 @@
+"""The state of a live camera, with its allowed transitions written down, and the status it reports.
+
+A live camera (a stream, a USB device) is grabbed continuously by a thread of its own, so its state changes
+whether or not the station is asking for a frame. The supervisor reads ``SourceStatus`` a few times a
+second: that is how a camera loss becomes an Error within a second even when no part is being triggered.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+class CameraState(enum.StrEnum):
+    CLOSED = "closed"
+    CONNECTING = "connecting"  # opening, or reconnected and not yet delivering settled frames
+    STREAMING = "streaming"
+    FROZEN = "frozen"  # frames arrive but the picture does not change (a stalled encoder)
+    LOST = "lost"  # no connection, or no frame for longer than the frame timeout
+
+
+_C = CameraState
+ALLOWED: dict[CameraState, frozenset[CameraState]] = {
+    _C.CLOSED: frozenset({_C.CONNECTING}),
+    _C.CONNECTING: frozenset({_C.STREAMING, _C.FROZEN, _C.LOST, _C.CLOSED}),
+    _C.STREAMING: frozenset({_C.FROZEN, _C.LOST, _C.CLOSED}),
+    # a frozen picture ends only with enough new frames; a reconnect keeps it frozen (LOST -> CONNECTING ->
+    # FROZEN), so the Error it raised cannot flap off and on with every reconnect
+    _C.FROZEN: frozenset({_C.STREAMING, _C.LOST, _C.CLOSED}),
+    _C.LOST: frozenset({_C.CONNECTING, _C.CLOSED}),
+}
+
+# the error code a part gets while the camera is in this state
+STATE_CODES: dict[CameraState, str] = {
+    _C.CLOSED: "NOT_OPEN",
+    _C.CONNECTING: "CONNECTING",
+    _C.FROZEN: "STALE",
+    _C.LOST: "DISCONNECTED",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """One snapshot of a source's health, for the supervisor, the status lights and the PLC."""
+
+    state: CameraState
+    ok: bool  # the source can deliver a fresh frame now
+    code: str | None  # why not (DISCONNECTED, STALE, NO_FRAMES, READ_FAILED, OPEN_FAILED, ...)
+    message: str
+    frames: int  # frames grabbed since open
+    fps: float | None  # measured
+    last_frame_age_s: float | None
+    reconnects: int
+
+
+class CameraStateMachine:
+    """Thread-safe; ``on_change(old, new, why)`` runs outside the lock."""
+
+    def __init__(self, on_change: Callable[[CameraState, CameraState, str], None] | None = None) -> None:
+        self._state = CameraState.CLOSED
+        self._lock = threading.Lock()
+        self._on_change = on_change
+        self.why = ""
+
+    @property
+    def state(self) -> CameraState:
+        return self._state
+
+    def to(self, new: CameraState, why: str) -> bool:
+        with self._lock:
+            old = self._state
+            if new == old:
+                return False
+            if new not in ALLOWED[old]:
+                raise RuntimeError(f"camera {old} -> {new} is not allowed ({why})")
+            self._state, self.why = new, why
+        if self._on_change is not None:
+            self._on_change(old, new, why)
+        return True
