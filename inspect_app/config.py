@@ -29,13 +29,26 @@ class ConfigError(Exception):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and nan pass ``gt=0``: an infinite timeout is a station that can wait forever without an alarm
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 # ---------------------------------------------------------------- sources
+MaxFrameAge = Annotated[
+    float | None,
+    Field(
+        None,
+        gt=0,
+        le=600_000,
+        description="a frame taken longer than this before its trigger is NOT_INSPECTED STALE_FRAME; "
+        "unset: from the source's frame rate (sources that take the picture on demand: never stale)",
+    ),
+]
+
+
 class SyntheticSourceConfig(_Strict):
     kind: Literal["synthetic"] = "synthetic"
     style: Literal["pcb", "surface"] = "pcb"
@@ -44,7 +57,8 @@ class SyntheticSourceConfig(_Strict):
     seed: int = 0
     defect_rate: Fraction = 0.3
     zoom: float = Field(1.0, ge=0.25, le=8.0, description="magnification: 2 draws features twice as large")
-    rate_hz: float = Field(0.0, ge=0.0, description="0 = as fast as the pipeline takes frames")
+    rate_hz: float = Field(0.0, ge=0.0, le=10_000, description="0 = as fast as the pipeline takes frames")
+    max_frame_age_ms: MaxFrameAge = None
 
 
 class FolderSourceConfig(_Strict):
@@ -52,21 +66,35 @@ class FolderSourceConfig(_Strict):
     path: Path
     pattern: str = "*"
     loop: bool = False
-    rate_hz: float = Field(0.0, ge=0.0)
+    rate_hz: float = Field(0.0, ge=0.0, le=10_000)
+    max_image_pixels: int = Field(
+        50_000_000, ge=1, le=1_000_000_000, description="larger images (by their header) are refused unread"
+    )
+    max_frame_age_ms: MaxFrameAge = None
 
 
 class OpenCVSourceConfig(_Strict):
     kind: Literal["opencv"] = "opencv"
     uri: int | str = Field(0, description="device index, video file, rtsp:// or http(s):// URL")
-    open_timeout_s: float = Field(5.0, gt=0)
-    read_timeout_s: float = Field(2.0, gt=0)
+    open_timeout_s: float = Field(5.0, gt=0, le=120)
+    read_timeout_s: float = Field(2.0, gt=0, le=120)
+    frame_timeout_ms: float | None = Field(
+        None,
+        gt=0,
+        le=120_000,
+        description="no new frame for this long = camera lost; unset: 3 frame periods, at least 500 ms",
+    )
     stale_after: int = Field(5, ge=1, description="identical/non-advancing frames in a row that mean stale")
-    reconnect_min_s: float = Field(0.5, gt=0)
-    reconnect_max_s: float = Field(30.0, gt=0)
+    stale_clear_after: int = Field(
+        10, ge=1, le=10_000, description="new, different frames in a row that end a frozen-picture Error"
+    )
+    reconnect_min_s: float = Field(0.5, gt=0, le=300)
+    reconnect_max_s: float = Field(30.0, gt=0, le=3600)
     loop: bool = Field(False, description="restart a video file at its end")
-    width: int | None = None
-    height: int | None = None
-    fps: float | None = None
+    width: int | None = Field(None, ge=1, le=65_535)
+    height: int | None = Field(None, ge=1, le=65_535)
+    fps: float | None = Field(None, gt=0, le=10_000)
+    max_frame_age_ms: MaxFrameAge = None
 
 
 SourceConfig = Annotated[
@@ -108,6 +136,14 @@ class PolygonROI(_Strict):
     kind: Literal["polygon"] = "polygon"
     points: list[tuple[float, float]] = Field(min_length=3)
 
+    @field_validator("points")
+    @classmethod
+    def _has_area(cls, v: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        n = len(v)
+        if abs(sum(v[i][0] * v[(i + 1) % n][1] - v[(i + 1) % n][0] * v[i][1] for i in range(n))) < 2.0:
+            raise ValueError("the polygon encloses no area (points on one line?)")
+        return v
+
 
 ROI = Annotated[RectROI | PolygonROI, Field(discriminator="kind")]
 
@@ -135,7 +171,10 @@ class RetentionConfig(_Strict):
     resume_free_mb: float = Field(1000.0, ge=0, description="delete until this much is free")
     stop_saving_free_mb: float = Field(100.0, ge=0, description="below this, stop saving images and alarm")
     max_images_mb: float | None = Field(None, gt=0, description="cap on the image folder's size")
-    check_interval_s: float = Field(30.0, gt=0)
+    check_interval_s: float = Field(30.0, gt=0, le=3600)
+    hysteresis_mb: float = Field(
+        50.0, ge=1, le=100_000, description="an alarm clears only this far above the threshold that raised it"
+    )
 
     @model_validator(mode="after")
     def _order(self) -> RetentionConfig:
@@ -152,14 +191,25 @@ class StoreConfig(_Strict):
     jpeg_quality: int = Field(92, ge=10, le=100)
     batch_size: int = Field(64, ge=1, le=10_000)
     commit_interval_ms: float = Field(20.0, ge=0)
-    queue_size: int = Field(256, ge=1)
+    queue_size: int = Field(256, ge=1, le=100_000)
+    reserve_mb: float = Field(
+        32.0, ge=0, le=4096,
+        description="space held back for the database; released when the volume fills so that the alarm "
+        "and the rows of parts not inspected still commit (0 = no reserve)",
+    )
+    flush_timeout_s: float = Field(
+        15.0, gt=0, le=600, description="at stop, how long to retry commits before queued results go to the "
+        "journal that the next start imports",
+    )
     retention: RetentionConfig = RetentionConfig()
 
 
 class PipelineConfig(_Strict):
     detect_queue: int = Field(4, ge=1, le=1000)
-    stall_timeout_s: float = Field(10.0, gt=0, description="a stage busy longer than this puts Error")
-    model_load_timeout_s: float = Field(60.0, gt=0)
+    stall_timeout_s: float = Field(
+        10.0, gt=0, le=600, description="a stage busy longer than this puts Error"
+    )
+    model_load_timeout_s: float = Field(60.0, gt=0, le=3600)
 
 
 class UiConfig(_Strict):

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from inspect_app.protocols import CorruptFrame, Detector, FrameSource, SourceError, SourceExhausted
-from inspect_app.rules import RecipeRules, not_inspected
+from inspect_app.rules import ROI_OUTSIDE_IMAGE, RecipeRules, not_inspected
 from inspect_app.stages import StageMonitor, StageTimes
 from inspect_app.types import Decision, Frame, Inspection, PartRequest
 
@@ -46,6 +46,9 @@ class PipelineHost:
     on_frame_corrupt: Callable[[CorruptFrame], None]
     on_frame_skipped: Callable[[str], None]
     on_detector_error: Callable[[str, Exception], None]
+    on_roi_problem: Callable[[str, tuple[int, int]], None]
+    # an exception no stage expected: the part is recorded, the station goes to Error (latched)
+    on_worker_fault: Callable[[str, str, BaseException], None]
 
 
 def make_inspection(
@@ -80,7 +83,12 @@ def make_inspection(
 
 
 class AcquireWorker:
-    """Turns part requests (triggers or free-run ticks) into frames, or into NOT_INSPECTED records."""
+    """Turns part requests (triggers or free-run ticks) into frames, or into NOT_INSPECTED records.
+
+    Freshness is part of the contract: a frame taken longer than ``max_age_s()`` before its part's trigger
+    is not that part's picture. The worker asks once more (a newest-frame source then waits for a new one,
+    up to the read timeout) and records the part NOT_INSPECTED ``STALE_FRAME`` if the picture is still old.
+    """
 
     def __init__(
         self,
@@ -89,17 +97,20 @@ class AcquireWorker:
         read_timeout: float,
         detect_alive: Callable[[], bool],
         out: queue.Queue,
+        max_age_s: Callable[[], float | None] = lambda: None,
     ) -> None:
         self.host = host
         self.detect_alive = detect_alive
         self.source = source
         self.read_timeout = read_timeout
+        self.max_age_s = max_age_s
         self.monitor = StageMonitor("acquire")
         self.out = out  # the bounded detect queue
         self.source_open = False
         self._retry_at = 0.0
         self._backoff = 0.5
         self.exhausted = False
+        self.stale_frames = 0
 
     def ensure_open(self) -> bool:
         if self.source_open:
@@ -120,56 +131,90 @@ class AcquireWorker:
 
     def process(self, request: PartRequest, stop: threading.Event) -> None:
         """One part: never returns without handing it on (to detect) or recording it."""
-        host = self.host
         self.monitor.begin(request.part_id)
+        frame: Frame | None = None
         try:
-            blocked = host.may_inspect()
-            if blocked:
-                self._not_inspected(request, blocked, f"station not operational ({blocked})")
-                return
-            if self.exhausted:
-                self._not_inspected(request, "SOURCE_EXHAUSTED", "the image source has no more frames")
-                return
-            if not self.ensure_open():
-                self._not_inspected(request, "CAMERA_ERROR", "camera not connected")
-                return
-            try:
-                frame = self.source.read(self.read_timeout)
-            except CorruptFrame as exc:
-                host.on_frame_corrupt(exc)
-                self._record(request, "IMAGE_CORRUPT", str(exc), origin=exc.origin)
-                return
-            except SourceExhausted as exc:
-                self.exhausted = True
-                host.on_source_exhausted(str(exc))
-                self._not_inspected(request, "SOURCE_EXHAUSTED", str(exc))
-                return
-            except SourceError as exc:
-                # sources that reconnect by themselves (OpenCV) stay open; others are reopened with backoff
-                self.source_open = getattr(self.source, "reconnects_itself", False)
-                host.on_source_error(exc)
-                self._not_inspected(request, "CAMERA_ERROR", str(exc))
-                return
-            host.on_source_ok()
-            item = Acquired(request, frame, time.monotonic())
-            while True:  # blocking put that still notices a stop
-                try:
-                    self.out.put(item, timeout=0.2)
-                    return
-                except queue.Full:
-                    if stop.is_set() and not self.detect_alive():
-                        self._record(request, "SHUTDOWN", "station stopped before inspection", frame=frame)
-                        return
+            frame = self._acquire(request)
+            if frame is not None:
+                self._hand_on(request, frame, stop)
+        except Exception as exc:  # stage boundary: the part in hand is recorded, the station goes to Error
+            log.exception("acquire failed on part %s", request.part_id)
+            msg = f"acquire failed: {type(exc).__name__}: {exc}"
+            self._record(request, "INTERNAL_ERROR", msg, frame=frame)
+            self.host.on_worker_fault("acquire", request.part_id, exc)
         finally:
             self.monitor.end()
 
-    def _not_inspected(self, request: PartRequest, code: str, message: str) -> None:
-        """A part that got no frame. A triggered part is real and is recorded; a free-run tick is not a
-        part (no frame, nothing on the conveyor was seen), so it is only counted as a skipped frame."""
+    def _acquire(self, request: PartRequest) -> Frame | None:
+        """The part's frame, or None when the part was recorded (or skipped) instead."""
+        host = self.host
+        blocked = host.may_inspect()
+        if blocked:
+            self._not_inspected(request, blocked, f"station not operational ({blocked})")
+            return None
+        if self.exhausted:
+            self._not_inspected(request, "SOURCE_EXHAUSTED", "the image source has no more frames")
+            return None
+        if not self.ensure_open():
+            self._not_inspected(request, "CAMERA_ERROR", "camera not connected")
+            return None
+        limit = self.max_age_s()
+        deadline = time.monotonic() + self.read_timeout
+        frame = self._read(request)
+        while frame is not None and limit is not None and _age(request, frame) > limit:
+            if time.monotonic() >= deadline:
+                age_ms = _age(request, frame) * 1000
+                self.stale_frames += 1
+                self._not_inspected(
+                    request, "STALE_FRAME",
+                    f"the newest frame was taken {age_ms:.0f} ms before the trigger (max_frame_age_ms "
+                    f"{limit * 1000:.0f})", frame=frame,
+                )  # fmt: skip
+                return None
+            frame = self._read(request)
+        if frame is not None:
+            host.on_source_ok()
+        return frame
+
+    def _read(self, request: PartRequest) -> Frame | None:
+        host = self.host
+        try:
+            return self.source.read(self.read_timeout)
+        except CorruptFrame as exc:
+            host.on_frame_corrupt(exc)
+            self._record(request, exc.code, str(exc), origin=exc.origin)
+        except SourceExhausted as exc:
+            self.exhausted = True
+            host.on_source_exhausted(str(exc))
+            self._not_inspected(request, "SOURCE_EXHAUSTED", str(exc))
+        except SourceError as exc:
+            # sources that reconnect by themselves (OpenCV) stay open; others are reopened with backoff
+            self.source_open = getattr(self.source, "reconnects_itself", False)
+            host.on_source_error(exc)
+            self._not_inspected(request, "CAMERA_ERROR", str(exc))
+        return None
+
+    def _hand_on(self, request: PartRequest, frame: Frame, stop: threading.Event) -> None:
+        item = Acquired(request, frame, time.monotonic())
+        while True:  # blocking put that still notices a stop
+            try:
+                self.out.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                if not self.detect_alive():
+                    code = "SHUTDOWN" if stop.is_set() else "WORKER_DIED"
+                    self._record(request, code, "no detect worker to take the part", frame=frame)
+                    return
+
+    def _not_inspected(
+        self, request: PartRequest, code: str, message: str, frame: Frame | None = None
+    ) -> None:
+        """A part that got no usable frame. A triggered part is real and is recorded; a free-run tick is not
+        a part (nothing on the conveyor was seen), so it is only counted as a skipped frame."""
         if request.trigger_source == "free_run":
             self.host.on_frame_skipped(code)
         else:
-            self._record(request, code, message)
+            self._record(request, code, message, frame=frame)
 
     def _record(
         self,
@@ -204,40 +249,49 @@ class DetectWorker:
         host, request, frame = self.host, item.request, item.frame
         self.monitor.begin(request.part_id)
         try:
-            started = time.monotonic()
-            model = None
-            try:
-                rules = host.rules_for(request.recipe)
-                model = host.detector_for(request.recipe)
-                detections = tuple(model.detect(frame.image, conf=rules.detector_conf, iou=host.iou))
-                detected = time.monotonic()
-                decision = rules.decide(detections, frame.image.shape[:2])
-            except Exception as exc:  # stage boundary: any model failure becomes a recorded NOT_INSPECTED
-                log.exception("inference failed on part %s", request.part_id)
-                host.on_detector_error(request.part_id, exc)
-                msg = f"inference failed: {type(exc).__name__}: {exc}"
-                host.submit(
-                    make_inspection(
-                        host, request, not_inspected("DETECTOR_ERROR", msg), frame=frame, model=model
-                    )
-                )
-                return
-            times = StageTimes(
-                request.requested_mono, item.acquired_mono, started, detected, time.monotonic()
-            )
-            host.submit(
-                make_inspection(
-                    host,
-                    request,
-                    decision,
-                    frame=frame,
-                    detections=detections,
-                    timings=times.as_ms(),
-                    model=model,
-                )
-            )
+            inspection = self._inspect(item)
+            if self.monitor.was_stalled():
+                inspection = make_inspection(
+                    host, request,
+                    not_inspected("STAGE_STALLED", "inspection outlived the stall timeout; Error was raised"),
+                    frame=frame, model=None,
+                )  # fmt: skip
+            host.submit(inspection)
+        except Exception as exc:  # stage boundary: the part in hand is recorded, the station goes to Error
+            log.exception("detect stage failed on part %s", request.part_id)
+            msg = f"detect stage failed: {type(exc).__name__}: {exc}"
+            host.submit(make_inspection(host, request, not_inspected("INTERNAL_ERROR", msg), frame=frame))
+            host.on_worker_fault("detect", request.part_id, exc)
         finally:
             self.monitor.end()
+
+    def _inspect(self, item: Acquired) -> Inspection:
+        host, request, frame = self.host, item.request, item.frame
+        started = time.monotonic()
+        model = None
+        try:
+            rules = host.rules_for(request.recipe)
+            model = host.detector_for(request.recipe)
+            detections = tuple(model.detect(frame.image, conf=rules.detector_conf, iou=host.iou))
+            detected = time.monotonic()
+            decision = rules.decide(detections, frame.image.shape[:2])
+        except Exception as exc:  # stage boundary: any model failure becomes a recorded NOT_INSPECTED
+            log.exception("inference failed on part %s", request.part_id)
+            host.on_detector_error(request.part_id, exc)
+            msg = f"inference failed: {type(exc).__name__}: {exc}"
+            decision = not_inspected("DETECTOR_ERROR", msg)
+            return make_inspection(host, request, decision, frame=frame, model=model)
+        if decision.error_code == ROI_OUTSIDE_IMAGE:
+            host.on_roi_problem(decision.reasons[0].message, frame.image.shape[:2])
+        times = StageTimes(request.requested_mono, item.acquired_mono, started, detected, time.monotonic())
+        return make_inspection(
+            host, request, decision, frame=frame, detections=detections, timings=times.as_ms(), model=model
+        )
+
+
+def _age(request: PartRequest, frame: Frame) -> float:
+    """Seconds the frame was taken before its part's trigger (negative: after it)."""
+    return request.requested_mono - frame.captured_mono
 
 
 def stop_marker() -> object:

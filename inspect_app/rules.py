@@ -21,6 +21,61 @@ class RecipeError(ValueError):
     """A recipe that does not fit its model (e.g. a class the model does not know)."""
 
 
+ROI_OUTSIDE_IMAGE = "ROI_OUTSIDE_IMAGE"
+
+
+def roi_area_inside(roi: RectROI | PolygonROI | None, width: int, height: int) -> float:
+    """Area (px^2) of the part of ``roi`` that lies inside a ``width`` x ``height`` image."""
+    if roi is None:
+        return float(width * height)
+    if isinstance(roi, RectROI):
+        x1, y1, x2, y2 = roi.xyxy
+        return max(0.0, min(x2, width) - max(x1, 0.0)) * max(0.0, min(y2, height) - max(y1, 0.0))
+    return _polygon_area(_clip_polygon(list(roi.points), width, height))
+
+
+def _clip_polygon(
+    points: list[tuple[float, float]], width: float, height: float
+) -> list[tuple[float, float]]:
+    """Sutherland-Hodgman: the polygon clipped to the image rectangle."""
+    edges = (
+        (lambda p: p[0] >= 0, lambda a, b: _cross_x(a, b, 0.0)),
+        (lambda p: p[0] <= width, lambda a, b: _cross_x(a, b, width)),
+        (lambda p: p[1] >= 0, lambda a, b: _cross_y(a, b, 0.0)),
+        (lambda p: p[1] <= height, lambda a, b: _cross_y(a, b, height)),
+    )
+    for inside, cross in edges:
+        out: list[tuple[float, float]] = []
+        for i, cur in enumerate(points):
+            prev = points[i - 1]
+            if inside(cur):
+                if not inside(prev):
+                    out.append(cross(prev, cur))
+                out.append(cur)
+            elif inside(prev):
+                out.append(cross(prev, cur))
+        points = out
+        if not points:
+            break
+    return points
+
+
+def _cross_x(a: tuple[float, float], b: tuple[float, float], x: float) -> tuple[float, float]:
+    t = (x - a[0]) / (b[0] - a[0])
+    return x, a[1] + t * (b[1] - a[1])
+
+
+def _cross_y(a: tuple[float, float], b: tuple[float, float], y: float) -> tuple[float, float]:
+    t = (y - a[1]) / (b[1] - a[1])
+    return a[0] + t * (b[0] - a[0]), y
+
+
+def _polygon_area(points: list[tuple[float, float]]) -> float:
+    n = len(points)
+    return abs(sum(points[i][0] * points[(i + 1) % n][1] - points[(i + 1) % n][0] * points[i][1]
+                   for i in range(n))) / 2 if n >= 3 else 0.0  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class ClassThresholds:
     min_conf: float
@@ -45,6 +100,20 @@ class RecipeRules:
         self._polygon = (
             np.asarray(recipe.roi.points, dtype=np.float32) if isinstance(recipe.roi, PolygonROI) else None
         )
+        self._roi_problem: dict[tuple[int, int], str | None] = {}  # image (h, w) -> why the ROI cannot work
+
+    def roi_problem(self, image_shape: tuple[int, int]) -> str | None:
+        """Why this recipe's ROI cannot be used on images of ``image_shape`` (h, w): no box centre could
+        ever be inside it, so every part would PASS. None when it leaves some area."""
+        key = (int(image_shape[0]), int(image_shape[1]))
+        if key not in self._roi_problem:
+            h, w = key
+            area = roi_area_inside(self.recipe.roi, w, h)
+            self._roi_problem[key] = (
+                None if area >= 1.0 else f"recipes.{self.name}.roi leaves no area inside the {w}x{h} image "
+                f"(ROI {self.recipe.roi.model_dump(exclude={'kind'}) if self.recipe.roi else None})"
+            )
+        return self._roi_problem[key]
 
     @property
     def detector_conf(self) -> float:
@@ -76,6 +145,9 @@ class RecipeRules:
         return out
 
     def decide(self, detections: Sequence[Detection], image_shape: tuple[int, int]) -> Decision:
+        problem = self.roi_problem(image_shape)
+        if problem:  # a PASS here would only mean "nothing could be inside the ROI"
+            return not_inspected(ROI_OUTSIDE_IMAGE, problem)
         by_class: dict[str, list[Detection]] = defaultdict(list)
         for det in self.counted(detections):
             by_class[det.class_name].append(det)

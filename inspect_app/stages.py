@@ -9,9 +9,14 @@ Back-pressure policy, per queue (the station never drops a triggered part silent
   blocks when it is full, so a slow model slows acquisition instead of piling up frames.
 * the store's queue, bounded by ``store.queue_size``: the detect stage blocks when it is full.
 * ``signal`` (committed results waiting for the PLC/UI sinks): unbounded, because the store's writer
-  must never block on a sink; its depth and the sinks' progress are watched by the supervisor.
+  must never block on a sink; the signal worker's progress is watched by the supervisor like any stage's.
 
-While the station is in Error, a trigger skips inference and is recorded NOT_INSPECTED at once.
+While the station is in Error, a trigger skips inference and is recorded NOT_INSPECTED at once. A trigger
+never blocks its caller (the PLC link's event loop, the control socket): what cannot be queued is recorded
+NOT_INSPECTED through the store's non-blocking path.
+
+A part whose stage the supervisor declared stuck is recorded NOT_INSPECTED ``STAGE_STALLED`` even if the
+stage finishes it later: the line was told about the stall while that part was in hand.
 """
 
 from __future__ import annotations
@@ -29,18 +34,31 @@ class StageMonitor:
     busy_since: float | None = None
     part_id: str | None = None
     processed: int = 0
+    stalled_part: str | None = None  # set by the supervisor: the part in hand when it declared a stall
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def begin(self, part_id: str | None) -> None:
         with self._lock:
             self.busy_since = time.monotonic()
             self.part_id = part_id
+            self.stalled_part = None
 
     def end(self) -> None:
         with self._lock:
             self.busy_since = None
             self.part_id = None
             self.processed += 1
+
+    def flag_stalled(self) -> str | None:
+        """The supervisor's mark on the part in hand; returns it."""
+        with self._lock:
+            if self.busy_since is not None:
+                self.stalled_part = self.part_id or "?"
+            return self.stalled_part
+
+    def was_stalled(self) -> bool:
+        with self._lock:
+            return self.stalled_part is not None
 
     def stuck_for(self, now: float) -> tuple[float, str | None]:
         with self._lock:

@@ -15,14 +15,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from inspect_app.config import StationConfig
+from inspect_app.health import HealthSnapshot, station_health
 from inspect_app.pipeline import AcquireWorker, DetectWorker, PipelineHost, make_inspection, stop_marker
 from inspect_app.protocols import CorruptFrame, Detector, FrameSource, ResultStore, SourceError
 from inspect_app.rules import RecipeError, RecipeRules, not_inspected
+from inspect_app.stages import StageMonitor
 from inspect_app.state import StateMachine, StationState
+from inspect_app.state_dir_lock import StateDirBusy, StateDirLock
 from inspect_app.station_admin import StationAdmin
 from inspect_app.station_loops import StationLoops
-from inspect_app.supervisor import Supervisor
+from inspect_app.supervisor import Problem, Supervisor
 from inspect_app.types import CommittedInspection, Inspection, PartRequest, Severity, StatusEvent, Verdict
+from inspect_app.workers import Watch, WorkerThreads
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +71,9 @@ class Station(StationLoops, StationAdmin, PipelineHost):
         self._triggers: queue.Queue[PartRequest] = queue.Queue(maxsize=config.trigger.queue_size)
         self._detect_q: queue.Queue = queue.Queue(maxsize=config.pipeline.detect_queue)
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._workers = WorkerThreads(self._on_worker_crash)
+        self._watches: list[Watch] = []
+        self._lock_handle: StateDirLock | None = None
         self._trigger_seq = 0
         self._seq_lock = threading.Lock()
         self._session = time.strftime("%y%m%d%H%M%S")
@@ -87,7 +93,13 @@ class Station(StationLoops, StationAdmin, PipelineHost):
         self.acquire: AcquireWorker | None = None
         self.detect: DetectWorker | None = None
         self.supervisor: Supervisor | None = None
+        self.signal_monitor = StageMonitor("signal")
         self._camera_error: str | None = None
+        self._camera_message = ""
+        self._roi_problem: str | None = None
+        self._roi_shape: tuple[int, int] | None = None  # the image size the ROI failed on
+        self._worker_fault: str | None = None  # latched until an operator reset
+        self._error_text: str | None = None
 
     # ------------------------------------------------------------------ public API
     @property
@@ -125,6 +137,10 @@ class Station(StationLoops, StationAdmin, PipelineHost):
         self._event_listeners.append(listener)
 
     def start(self) -> None:
+        try:
+            self._lock_handle = StateDirLock.acquire(self.state_dir)
+        except StateDirBusy as exc:
+            raise StartupError(str(exc)) from None
         self._sm.to(StationState.PREOPERATIONAL, "start requested")
         try:
             self._prepare()
@@ -134,6 +150,7 @@ class Station(StationLoops, StationAdmin, PipelineHost):
             self._close_resources()
             if self._store is not None:  # the start-failure event above is committed, then the writer ends
                 self._store.close(10.0)
+            self._release_lock()
             raise
         self._start_threads()
         mode = self.config.trigger.mode
@@ -145,6 +162,10 @@ class Station(StationLoops, StationAdmin, PipelineHost):
         if self._stop.is_set() or self.state in (StationState.HALTED, StationState.PREOPERATIONAL):
             raise NotRunning(f"station is {self.state}; start it before triggering")
         request = self._new_request(source, part_id)
+        if not self._workers.alive("acquire"):
+            # nobody would take it from the queue: recorded now, never left waiting
+            self._submit_nowait(request, "WORKER_DIED", "the acquire worker has stopped; restart the station")
+            return request
         try:
             self._triggers.put_nowait(request)
         except queue.Full:
@@ -156,7 +177,7 @@ class Station(StationLoops, StationAdmin, PipelineHost):
                 f"trigger overrun: part {request.part_id} not inspected",
                 part_id=request.part_id,
             )
-            self.submit(make_inspection(self, request, not_inspected("OVERRUN", "trigger queue full")))
+            self._submit_nowait(request, "OVERRUN", "trigger queue full")
         return request
 
     def record_missed(self, part_id: str | None, code: str, message: str, source: str = "external") -> None:
@@ -166,7 +187,12 @@ class Station(StationLoops, StationAdmin, PipelineHost):
         request = self._new_request(source, part_id)
         with self._done:
             self._counters["missed_triggers"] += 1
-        self.submit(make_inspection(self, request, not_inspected(code, message)))
+        self._submit_nowait(request, code, message)
+
+    def _submit_nowait(self, request: PartRequest, code: str, message: str) -> None:
+        """Record a part NOT_INSPECTED without ever blocking the caller (a PLC's event loop)."""
+        assert self._store is not None
+        self._store.submit(make_inspection(self, request, not_inspected(code, message)), block=False)
 
     def set_recipe(self, name: str, who: str = "api") -> None:
         """Switch recipe; takes effect on the next part and is recorded."""
@@ -174,6 +200,7 @@ class Station(StationLoops, StationAdmin, PipelineHost):
             raise KeyError(f"unknown recipe {name!r}; known: {', '.join(self.config.recipes)}")
         with self._recipe_lock:
             old, self._recipe = self._recipe, name
+        self._recheck_roi()
         if old != name:
             self._emit(
                 "recipe", Severity.INFO, f"recipe {old} -> {name} by {who}", old=old, new=name, who=who
@@ -183,10 +210,9 @@ class Station(StationLoops, StationAdmin, PipelineHost):
         """Clear Error (the operator's acknowledge). Refused while the cause is still there."""
         if self.state != StationState.ERROR:
             return False
-        if self._camera_error:
+        if self.blocking_problem(ignore_latched=True):
             return False
-        if self.supervisor and self.supervisor.problem():
-            return False
+        self._worker_fault = None
         target = StationState.CONTINUOUS if self.config.trigger.mode == "free_run" else StationState.READY
         self._sm.to(target, f"reset by {who}")
         return True
@@ -203,30 +229,60 @@ class Station(StationLoops, StationAdmin, PipelineHost):
         return True
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Graceful stop: finish queued parts, flush every result to the DB, then halt."""
+        """Graceful stop: finish queued parts, flush every result to the DB, then halt.
+
+        Results that cannot be committed within the store's ``flush_timeout_s`` (a full disk) go to the
+        store's journal, which the next start imports; StoreError only if even that failed."""
         if self._stop.is_set():
             return
         self._stop.set()
         deadline = time.monotonic() + timeout
-        acq = self._thread("acquire")
-        if acq:
-            acq.join(max(0.1, deadline - time.monotonic()))
+        self._workers.join("acquire", max(0.1, deadline - time.monotonic()))
         self._put_detect_stop(deadline)
-        det = self._thread("detect")
-        if det:
-            det.join(max(0.1, deadline - time.monotonic()))
+        self._workers.join("detect", max(0.1, deadline - time.monotonic()))
         self._record_leftovers()
-        if self._store is not None:
-            self._store.close(max(1.0, deadline - time.monotonic()))
-        self._signal_q.put(stop_marker())
-        sig = self._thread("signal")
-        if sig:
-            sig.join(max(0.1, deadline - time.monotonic()))
-        if self.supervisor:
-            self.supervisor.stop()
-        self._close_resources()
-        if self.state != StationState.HALTED:
-            self._sm.to(StationState.HALTED, "stopped")
+        try:
+            if self._store is not None:
+                self._store.close(self.config.store.flush_timeout_s)
+        finally:
+            self._signal_q.put(stop_marker())
+            self._workers.join("signal", max(0.1, deadline - time.monotonic()))
+            if self.supervisor:
+                self.supervisor.stop()
+            self._close_resources()
+            if self.state != StationState.HALTED:
+                self._sm.to(StationState.HALTED, "stopped")
+            self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock_handle is not None:
+            self._lock_handle.release()
+            self._lock_handle = None
+
+    # ------------------------------------------------------------------ health
+    def health(self) -> HealthSnapshot:
+        """One frozen snapshot of everything the status lights, the PLC and the status line show."""
+        return station_health(self)
+
+    @property
+    def error_text(self) -> str | None:
+        return self._error_text if self.state == StationState.ERROR else None
+
+    def add_watch(self, watch: Watch) -> None:
+        """A link's own thread (the OPC UA loop) for the supervisor to check like the station's."""
+        self._watches.append(watch)
+
+    def blocking_problem(self, ignore_latched: bool = False) -> str | None:
+        """Why the station cannot leave Error now (None: a reset would be accepted)."""
+        if self._camera_error:
+            return f"camera: {self._camera_message or self._camera_error}"
+        if self._roi_problem:
+            return self._roi_problem
+        if self.supervisor and self.supervisor.problem():
+            return self.supervisor.problem()
+        if not ignore_latched and self._worker_fault:
+            return self._worker_fault
+        return None
 
     # ------------------------------------------------------------------ start-up
     def _prepare(self) -> None:
@@ -247,10 +303,11 @@ class Station(StationLoops, StationAdmin, PipelineHost):
                 self._rules[name] = RecipeRules(name, recipe, self._detectors[recipe.model].info.names)
             except RecipeError as exc:
                 raise StartupError(str(exc)) from None
+        self._check_roi_at_start()
         if self._source is None:
             self._source = build_source(self.config)
         self.acquire = AcquireWorker(
-            self, self._source, self._read_timeout(), self._detect_alive, self._detect_q
+            self, self._source, self._read_timeout(), self._detect_alive, self._detect_q, self._max_frame_age
         )
         self.detect = DetectWorker(self, self._detect_q)
         self.supervisor = Supervisor(self, self.config.pipeline.stall_timeout_s)
@@ -262,24 +319,101 @@ class Station(StationLoops, StationAdmin, PipelineHost):
     def _read_timeout(self) -> float:
         return float(getattr(self.config.source, "read_timeout_s", 5.0))
 
+    def _max_frame_age(self) -> float | None:
+        configured = getattr(self.config.source, "max_frame_age_ms", None)
+        if configured is not None:
+            return configured / 1000.0
+        return getattr(self._source, "frame_age_limit_s", None)  # sources that take pictures on demand: None
+
+    def _check_roi_at_start(self) -> None:
+        from inspect_app.sources import declared_resolution
+
+        size = declared_resolution(self.config.source)
+        if size is None:
+            return  # checked on the first frame instead
+        w, h = size
+        for rules in self._rules.values():
+            problem = rules.roi_problem((h, w))
+            if problem:
+                raise StartupError(problem)
+
     def _start_threads(self) -> None:
         assert self.acquire and self.detect and self.supervisor
-        for name, target in (
-            ("acquire", self._acquire_loop),
-            ("detect", self.detect.run),
-            ("signal", self._signal_loop),
+        for name, body, monitor in (
+            ("acquire", self._acquire_loop, self.acquire.monitor),
+            ("detect", self.detect.run, self.detect.monitor),
+            ("signal", self._signal_loop, self.signal_monitor),
         ):
-            t = threading.Thread(target=target, name=f"station-{name}", daemon=True)
-            t.start()
-            self._threads.append(t)
-        self.supervisor.start([self.acquire.monitor, self.detect.monitor])
-
-    def _thread(self, name: str) -> threading.Thread | None:
-        return next((t for t in self._threads if t.name == f"station-{name}"), None)
+            self._workers.start(name, body)
+            self._watches.append(
+                Watch(name, lambda n=name: self._workers.alive(n), monitor.stuck_for, monitor.flag_stalled)
+            )
+        store_watch = getattr(self._store, "watch", None)
+        if store_watch is not None:
+            self._watches.append(store_watch())
+        self.supervisor.start()
 
     def _detect_alive(self) -> bool:
-        t = self._thread("detect")
-        return bool(t and t.is_alive())
+        return self._workers.alive("detect")
+
+    # ------------------------------------------------------------------ what the supervisor asks
+    def watches(self) -> list[Watch]:
+        return list(self._watches)
+
+    def store_problem(self) -> tuple[str, str] | None:
+        store = self._store
+        if store is None:
+            return None
+        problem = getattr(store, "problem", None)
+        if problem is not None:
+            return problem()
+        return None if getattr(store, "healthy", True) else ("STORE_ERROR", "results store cannot commit")
+
+    def source_status(self) -> object | None:
+        status = getattr(self._source, "status", None)
+        return status() if status is not None and self.acquire and self.acquire.source_open else None
+
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def report_problem(self, problem: Problem) -> None:
+        self._emit("supervisor", Severity.ERROR, problem.message, code=problem.code)
+        self.go_error(problem.code, problem.message)
+
+    def report_recovered(self, problem: Problem) -> None:
+        self._emit("supervisor", Severity.INFO, f"recovered: {problem.message}", code=problem.code)
+
+    def beat(self) -> None:
+        if self.state.operational:
+            self.heartbeat += 1
+
+    def on_worker_died(self, name: str) -> None:
+        """A station thread is gone: what was waiting for it is recorded, nothing is left queued."""
+        queues = {"acquire": (self._triggers,), "detect": (self._detect_q,)}.get(name, ())
+        for q in queues:
+            while True:
+                try:
+                    item = q.get_nowait()
+                except queue.Empty:
+                    break
+                if item is stop_marker():
+                    continue
+                request = getattr(item, "request", item)
+                self._store_submit_safe(
+                    make_inspection(
+                        self, request, not_inspected("WORKER_DIED", f"the {name} worker has stopped"),
+                        frame=getattr(item, "frame", None),
+                    )
+                )  # fmt: skip
+
+    def _on_worker_crash(self, name: str, exc: BaseException) -> None:
+        msg = f"worker '{name}' died: {type(exc).__name__}: {exc}"
+        self._emit("worker", Severity.ERROR, msg, worker=name)
+        self.go_error("WORKER_DIED", msg)
+
+    def _store_submit_safe(self, inspection: Inspection) -> None:
+        if self._store is not None:
+            self._store.submit(inspection, block=False)
 
     # ------------------------------------------------------------------ workers
     def _new_request(self, source: str, part_id: str | None = None) -> PartRequest:
@@ -314,6 +448,7 @@ class Station(StationLoops, StationAdmin, PipelineHost):
     def on_source_error(self, exc: SourceError) -> None:
         first = self._camera_error is None
         self._camera_error = exc.code
+        self._camera_message = str(exc)
         if first:
             self._emit("source", Severity.ERROR, str(exc), code=exc.code)
         self.go_error("CAMERA_ERROR", str(exc))
@@ -322,9 +457,35 @@ class Station(StationLoops, StationAdmin, PipelineHost):
         if self._camera_error is None:
             return
         self._camera_error = None
+        self._camera_message = ""
         self._emit("source", Severity.INFO, "camera delivering frames again")
         if self.state == StationState.ERROR and self.error_code == "CAMERA_ERROR":
             self.reset(who="camera recovery")
+
+    def on_roi_problem(self, message: str, image_shape: tuple[int, int]) -> None:
+        if self._roi_problem != message:
+            self._roi_problem = message
+            self._roi_shape = image_shape
+            self._emit("recipe", Severity.ERROR, message, code="ROI_OUTSIDE_IMAGE")
+        self.go_error("ROI_OUTSIDE_IMAGE", message)
+
+    def _recheck_roi(self) -> None:
+        """After a recipe edit or switch: the ROI that failed is checked again on the image size it failed
+        on, so a fixed recipe lets the operator reset the Error (parts are not inspected meanwhile)."""
+        shape = self._roi_shape
+        if self._roi_problem is None or shape is None:
+            return
+        with self._recipe_lock:
+            problems = [r.roi_problem(shape) for r in self._rules.values()]
+        if not any(problems):
+            self._roi_problem = None
+            self._emit("recipe", Severity.INFO, "every recipe's ROI fits the image again")
+
+    def on_worker_fault(self, stage: str, part_id: str, exc: BaseException) -> None:
+        msg = f"{stage} failed on part {part_id}: {type(exc).__name__}: {exc}"
+        self._worker_fault = msg
+        self._emit("worker", Severity.ERROR, msg, stage=stage, part_id=part_id)
+        self.go_error("INTERNAL_ERROR", msg)
 
     def on_source_exhausted(self, message: str) -> None:
         self._emit("source", Severity.INFO, message)
@@ -344,6 +505,7 @@ class Station(StationLoops, StationAdmin, PipelineHost):
 
     def go_error(self, code: str, why: str) -> None:
         if self.state.operational:
+            self._error_text = why
             self._sm.to(StationState.ERROR, why, error_code=code)
 
     # ------------------------------------------------------------------ events and results

@@ -42,6 +42,7 @@ class StationAdmin:
     _store: Any
 
     def _emit(self, kind: str, severity: Severity, message: str, **payload: object) -> None: ...
+    def _recheck_roi(self) -> None: ...
 
     # ------------------------------------------------------------------ reviews and audit
     def review(
@@ -105,6 +106,7 @@ class StationAdmin:
             self._rules[name] = rules
             self.config = self.config.model_copy(update={"recipes": {**self.config.recipes, name: recipe}})
         self._emit("recipe", Severity.INFO, f"recipe {name} edited by {who}", recipe=name, who=who)
+        self._recheck_roi()
         self._save_recipe(name)
         return self.audit(
             who, role, "recipe.edit", name, None if old is None else _recipe_json(old), _recipe_json(recipe)
@@ -151,6 +153,7 @@ class StationAdmin:
             "model", Severity.INFO, f"recipe {recipe}: model {old_det.info.model_id} -> "
             f"{new_det.info.model_id} by {who}", recipe=recipe, who=who,
         )  # fmt: skip
+        self._recheck_roi()
         self._save_recipe(recipe)
         return self.audit(
             who, role, "model.switch", recipe,

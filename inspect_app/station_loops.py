@@ -87,15 +87,18 @@ class StationLoops:
                 )
 
     def _signal_loop(self: Station) -> None:
+        monitor = self.signal_monitor
         while True:
             item = self._signal_q.get()
             if item is stop_marker():
                 return
-            listeners = (
-                self._result_listeners if isinstance(item, CommittedInspection) else self._event_listeners
-            )
-            for listener in list(listeners):
-                try:
-                    listener(item)
-                except Exception:  # stage boundary: one broken sink must not stop the others
-                    log.exception("signal listener %r failed", listener)
+            is_result = isinstance(item, CommittedInspection)
+            monitor.begin(item.inspection.part_id if is_result else None)
+            try:
+                for listener in list(self._result_listeners if is_result else self._event_listeners):
+                    try:
+                        listener(item)
+                    except Exception:  # stage boundary: one broken sink must not stop the others
+                        log.exception("signal listener %r failed", listener)
+            finally:
+                monitor.end()

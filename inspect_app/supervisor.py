@@ -1,69 +1,135 @@
-"""The supervisor: notices a stuck stage or a failing store and puts the station into Error.
+"""The supervisor: notices what went wrong while nobody was asking, and puts the station into Error.
 
-A stage that has held one part for longer than ``stall_timeout_s`` is stuck (a hung camera driver, a
-model that never returns, a disk that blocks). While in Error the acquire stage records every new
-trigger as NOT_INSPECTED at once, so no PASS is ever reported for a part that was not inspected.
-The heartbeat the PLC watches ticks only while the station is Operational and nothing is stuck.
+Every ``period_s`` it walks its watch list and the station's parts:
+
+* a worker thread that died (``WORKER_DIED``; latched until the station restarts: nothing would take its
+  work), or that has held one item longer than ``stall_timeout_s`` (``STAGE_STALLED``: a hung camera driver,
+  a model that never returns, a disk that blocks; the part in hand is marked so that it is recorded
+  NOT_INSPECTED even if the stage finishes it later);
+* the results store: commits failing (``STORE_ERROR``), the disk full under it (``DISK_FULL``: running on
+  its space reserve) or its writer stuck;
+* the camera, for sources that grab in a thread of their own (``status()``): a loss is an Error within one
+  period whether or not a part is being triggered.
+
+While in Error the acquire stage records every trigger NOT_INSPECTED at once, so no PASS is ever reported for
+a part that was not inspected. The heartbeat the PLC watches ticks only while the station is Operational and
+nothing is wrong.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Protocol
 
-from inspect_app.stages import StageMonitor
-from inspect_app.types import Severity
+from inspect_app.protocols import SourceError
+from inspect_app.workers import Watch
 
-if TYPE_CHECKING:
-    from inspect_app.station import Station
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    code: str  # the station's error code: WORKER_DIED, STAGE_STALLED, STORE_ERROR
+    message: str
+
+
+class SupervisedStation(Protocol):
+    """What the supervisor needs from the station."""
+
+    def watches(self) -> Sequence[Watch]: ...
+    def store_problem(self) -> tuple[str, str] | None: ...
+    def source_status(self) -> object | None: ...
+    def stopping(self) -> bool: ...
+    def report_problem(self, problem: Problem) -> None: ...
+    def report_recovered(self, problem: Problem) -> None: ...
+    def on_source_error(self, exc: SourceError) -> None: ...
+    def on_source_ok(self) -> None: ...
+    def on_worker_died(self, name: str) -> None: ...
+    def beat(self) -> None: ...
 
 
 class Supervisor:
-    def __init__(self, station: Station, stall_timeout_s: float, period_s: float = 0.25) -> None:
+    def __init__(self, station: SupervisedStation, stall_timeout_s: float, period_s: float = 0.25) -> None:
         self.station = station
         self.stall_timeout_s = stall_timeout_s
         self.period_s = period_s
-        self._monitors: Sequence[StageMonitor] = ()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._problem: str | None = None
+        self._problem: Problem | None = None
+        self._dead: set[str] = set()
+        self.checks = 0  # periods completed: its own progress, for tests and the health snapshot
 
-    def start(self, monitors: Sequence[StageMonitor]) -> None:
-        self._monitors = monitors
+    def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="station-supervisor", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread:
+        if self._thread and self._thread is not threading.current_thread():
             self._thread.join(2.0)
+
+    @property
+    def alive(self) -> bool:
+        return bool(self._thread and self._thread.is_alive())
 
     def problem(self) -> str | None:
         """The current reason the station must not inspect (None when all is well)."""
-        return self._problem
+        return self._problem.message if self._problem else None
 
-    def check(self) -> str | None:
-        now = time.monotonic()
-        for mon in self._monitors:
-            busy, part = mon.stuck_for(now)
+    def check(self, now: float | None = None) -> Problem | None:
+        now = time.monotonic() if now is None else now
+        station = self.station
+        watches = station.watches()
+        for watch in watches:
+            if not watch.alive() and not station.stopping():
+                if watch.name not in self._dead:
+                    self._dead.add(watch.name)
+                    station.on_worker_died(watch.name)
+                return Problem("WORKER_DIED", f"worker '{watch.name}' has stopped; restart the station")
+        store = station.store_problem()
+        if store:  # before stalls: a writer retrying a full disk is stuck *because* of this
+            return Problem(*store)
+        for watch in watches:
+            if watch.stuck_for is None:
+                continue
+            busy, part = watch.stuck_for(now)
             if busy > self.stall_timeout_s:
-                return f"stage '{mon.name}' stuck for {busy:.1f}s on part {part}"
-        store = self.station._store
-        if store is not None and not getattr(store, "healthy", True):
-            return "results store cannot commit (see the store's error events)"
+                if watch.flag_stalled is not None:
+                    watch.flag_stalled()
+                return Problem(
+                    "STAGE_STALLED", f"stage '{watch.name}' stuck for {busy:.1f}s on part {part or '-'}"
+                )
         return None
+
+    def _check_source(self) -> None:
+        status = self.station.source_status()
+        if status is None:
+            return
+        if getattr(status, "ok", True):
+            self.station.on_source_ok()
+        else:
+            code = getattr(status, "code", None) or "DISCONNECTED"
+            self.station.on_source_error(SourceError(code, getattr(status, "message", code)))
 
     def _run(self) -> None:
         station = self.station
         while not self._stop.wait(self.period_s):
-            problem = self.check()
-            if problem and problem != self._problem:
-                station._emit("supervisor", Severity.ERROR, problem)
-                station.go_error("STAGE_STALLED" if "stage" in problem else "STORE_ERROR", problem)
-            elif not problem and self._problem:
-                station._emit("supervisor", Severity.INFO, f"recovered: {self._problem}")
-            self._problem = problem
-            if problem is None and station.state.operational:
-                station.heartbeat += 1
+            try:
+                problem = self.check()
+                if problem != self._problem:
+                    if problem is not None:
+                        station.report_problem(problem)
+                    elif self._problem is not None:
+                        station.report_recovered(self._problem)
+                self._problem = problem
+                self._check_source()
+                if problem is None:
+                    station.beat()
+            except Exception:  # the watchdog must outlive its own bugs; its failure is logged each period
+                log.exception("supervisor check failed")
+            self.checks += 1
+

@@ -3,13 +3,17 @@
 Runs in the store's writer thread, between batches, so it needs no locks and never races a commit:
 
 * every ``check_interval_s``: when free space < ``min_free_mb`` (or the image folder > ``max_images_mb``)
-  start a retention run; it deletes the oldest PASS images first, then FAIL/NOT_INSPECTED, in chunks
-  of ``CHUNK`` files (one small transaction plus a few unlinks, a few ms), until ``resume_free_mb`` is
-  free (and the folder is under 90 % of its cap). One event summarises the run.
+  start a retention run; it deletes the oldest PASS images first, then FAIL/NOT_INSPECTED, in small steps:
+  each step picks, oldest first, just the files whose sizes cover what is still missing (at most
+  ``CHUNK``; one small transaction plus a few unlinks), then measures free space again, until
+  ``resume_free_mb`` is free (and the folder is under 90 % of its cap). Needing 10 MB deletes about 10 MB,
+  not the archive. One event summarises the run.
 * free space < ``stop_saving_free_mb``, or a write failing with ENOSPC, stops image saving with an error
   event (kind ``disk``); rows keep being recorded. Saving resumes, with an info event, once free space is
-  back above ``max(stop_saving_free_mb, min_free_mb)`` — the gap is hysteresis, so the alarm does not
-  flap at the threshold.
+  back above ``max(stop_saving_free_mb + hysteresis_mb, min_free_mb)``: every alarm has hysteresis, so
+  none flaps at its threshold (with a threshold of 0 as much as with any other).
+* the results DB's space reserve (``reserve.py``), once released, is made again only when its size plus
+  ``stop_saving_free_mb + hysteresis_mb`` is free.
 
 Rows are marked ``image_deleted=1`` and committed *before* their files are unlinked: a crash in between
 leaves files whose rows say deleted, which ``ImageArchive.cleanup_orphans`` removes at the next start.
@@ -17,6 +21,7 @@ leaves files whose rows say deleted, which ``ImageArchive.cleanup_orphans`` remo
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import sqlite3
 import time
@@ -25,11 +30,12 @@ from dataclasses import dataclass, field
 
 from inspect_app.config import RetentionConfig
 from inspect_app.store.images import ImageArchive, is_enospc
+from inspect_app.store.reserve import SpaceReserve
 from inspect_app.store.schema import iso_utc
 from inspect_app.types import Severity, StatusEvent
 
 MB = 1024 * 1024
-CHUNK = 100  # files per step: bounds the time a step keeps the next batch waiting
+CHUNK = 20  # files per step at most: bounds the time a step keeps the next batch waiting
 CAP_TARGET = 0.9  # a run started by max_images_mb deletes down to 90 % of the cap
 
 Emit = Callable[[StatusEvent], None]
@@ -54,8 +60,12 @@ class DiskGuard:
         config: RetentionConfig,
         emit: Emit,
         clock: Callable[[], float] = time.monotonic,
+        reserve: SpaceReserve | None = None,
+        on_reserve_back: Callable[[], None] | None = None,
     ) -> None:
         self.archive = archive
+        self.reserve = reserve
+        self.on_reserve_back = on_reserve_back
         self.config = config
         self.emit = emit
         self.clock = clock
@@ -65,6 +75,21 @@ class DiskGuard:
         self._next_check = 0.0  # check at the first opportunity after start
         self._warned_empty = False
         self._write_error: str | None = None  # last non-ENOSPC save error reported, to report once
+
+    # ------------------------------------------------------------ space
+    def free_bytes(self) -> int:
+        return self.archive.free_bytes()
+
+    def free_mb(self) -> float:
+        return self.archive.free_bytes() / MB
+
+    def resume_saving_mb(self) -> float:
+        cfg = self.config
+        return max(cfg.stop_saving_free_mb + cfg.hysteresis_mb, cfg.min_free_mb)
+
+    def reserve_resume_mb(self) -> float:
+        size = self.reserve.size / MB if self.reserve else 0.0
+        return size + self.config.stop_saving_free_mb + self.config.hysteresis_mb
 
     # ------------------------------------------------------------ scheduling
     @property
@@ -86,9 +111,10 @@ class DiskGuard:
     def check(self, conn: sqlite3.Connection) -> None:
         free = self.archive.free_bytes()
         cfg = self.config
+        self._check_reserve(free)
         if self.saving and free < cfg.stop_saving_free_mb * MB:
             self._stop(f"free space {free / MB:.0f} MB < stop_saving_free_mb={cfg.stop_saving_free_mb:g}")
-        elif not self.saving and free >= max(cfg.stop_saving_free_mb, cfg.min_free_mb) * MB:
+        elif not self.saving and free >= self.resume_saving_mb() * MB:
             self.saving = True
             self.emit(
                 StatusEvent("disk", Severity.INFO, f"image saving resumed: {free / MB:.0f} MB free",
@@ -105,6 +131,18 @@ class DiskGuard:
             )
             self._run = _Run(reason, by_free, by_cap)
             self._step(conn)
+
+    def _check_reserve(self, free: int) -> None:
+        reserve = self.reserve
+        if reserve is None or not reserve.enabled or reserve.held:
+            return
+        margin = int((self.config.stop_saving_free_mb + self.config.hysteresis_mb) * MB)
+        was_released = reserve.released
+        if reserve.ensure(free, margin) and was_released and self.on_reserve_back is not None:
+            self.on_reserve_back()
+        elif was_released:
+            # look again soon: a retention run or an operator may free space within seconds
+            self._next_check = min(self._next_check, self.clock() + min(self.config.check_interval_s, 5.0))
 
     # ------------------------------------------------------------ image saving state
     def may_save(self) -> bool:
@@ -137,6 +175,26 @@ class DiskGuard:
         )  # fmt: skip
 
     # ------------------------------------------------------------ retention
+    def _missing_bytes(self, run: _Run) -> int:
+        cfg = self.config
+        need = 0
+        if run.by_free:
+            need = max(need, int(cfg.resume_free_mb * MB) - self.archive.free_bytes())
+        if run.by_cap and cfg.max_images_mb is not None:
+            need = max(need, self.archive.usage_bytes - int(cfg.max_images_mb * MB * CAP_TARGET))
+        return need
+
+    def _pick(self, rows: list[tuple[int, str, float, str]], need: int) -> list[tuple[int, str, float, str]]:
+        """Oldest first, just enough files to cover ``need`` bytes (at least one)."""
+        picked, total = [], 0
+        for row in rows:
+            picked.append(row)
+            with contextlib.suppress(OSError):  # already gone: marking its row frees nothing, costs nothing
+                total += self.archive.abspath(row[1]).stat().st_size
+            if total >= need:
+                break
+        return picked
+
     def _candidates(self, conn: sqlite3.Connection) -> list[tuple[int, str, float, str]]:
         sql = (
             "SELECT id, image_path, epoch, verdict FROM inspections INDEXED BY idx_inspections_images"
@@ -167,7 +225,7 @@ class DiskGuard:
             self._finish(run, exhausted=False)
             return
         try:
-            rows = self._candidates(conn)
+            rows = self._pick(self._candidates(conn), self._missing_bytes(run))
             if rows:
                 conn.execute("BEGIN IMMEDIATE")
                 try:

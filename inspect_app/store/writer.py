@@ -11,13 +11,21 @@ A batch is committed as soon as the queue is momentarily empty, ``batch_size`` i
 A failing commit (disk full, I/O error) is retried with backoff while the batch stays in memory; the
 writer takes nothing more from the queue meanwhile, so the queue fills and ``submit`` blocks: back-pressure
 the pipeline's supervisor sees as a stall. ``healthy`` is False and an error event goes to the event
-listeners until a commit succeeds again.
+listeners until a commit succeeds again. A commit that fails for want of space first releases the DB's
+space reserve (``reserve.py``) and is retried at once: the alarm and the rows of parts not inspected still
+commit, and ``problem()`` says DISK_FULL until the reserve can be made again.
+
+Nothing queued is lost: ``submit(block=False)`` (triggers refused on a PLC's event loop) never blocks and
+never drops; what cannot be committed by ``close()`` within its timeout, or is submitted after the writer
+died, goes to the journal (``journal.py``) that the next start imports.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import errno
+import json
 import logging
 import queue
 import sqlite3
@@ -29,11 +37,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inspect_app.config import StoreConfig
+from inspect_app.health import ComponentHealth
+from inspect_app.stages import StageMonitor
 from inspect_app.store import schema
 from inspect_app.store.admin_rows import AdminRow, resolve, write_admin
 from inspect_app.store.images import ImageArchive, ImageJob, SavedImage, folder_epoch_range
+from inspect_app.store.journal import JOURNAL_NAME, Journal
+from inspect_app.store.reserve import MB, SpaceReserve
 from inspect_app.store.retention import DiskGuard
 from inspect_app.types import CommittedInspection, Inspection, Severity, StatusEvent
+from inspect_app.workers import Watch
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +88,7 @@ class SqliteResultStore:
         self.config = config
         self.station = station
         self._queue: queue.Queue = queue.Queue(maxsize=config.queue_size)
+        self._overflow: collections.deque[tuple[Inspection, float]] = collections.deque()  # block=False
         self._events: collections.deque[StatusEvent] = collections.deque()
         self._events_dropped = 0
         self._admin: collections.deque[AdminRow] = collections.deque()  # reviews and audit rows
@@ -89,10 +103,17 @@ class SqliteResultStore:
         self._closing = False
         self._inflight = 0  # submit() calls past the closed check: close() must wait for their items
         self._abandon = False
+        self._journal_error: str | None = None
         self._healthy = True
         self._next_id = 1
         self.pragmas: dict[str, object] = {}  # read back from the writer's own connection at start
-        self.guard = DiskGuard(images, config.retention, self._emit)
+        self.monitor = StageMonitor("record")
+        self.reserve = SpaceReserve(self.db_path.parent, config.reserve_mb)
+        self.journal = Journal(self.db_path.parent / JOURNAL_NAME, on_full=self._release_reserve)
+        self.journaled = 0  # results written to the journal by this store
+        self._last_error = ""
+        self.guard = DiskGuard(images, config.retention, self._emit, reserve=self.reserve,
+                               on_reserve_back=self._reserve_back)  # fmt: skip
 
     # ------------------------------------------------------------ public API
     @property
@@ -124,9 +145,12 @@ class SqliteResultStore:
             self._thread.join()
             raise self._start_error
 
-    def submit(self, inspection: Inspection) -> None:
-        """Queue for commit; blocks while the queue is full. Raises StoreClosed after close()."""
-        if self._thread is None:
+    def submit(self, inspection: Inspection, block: bool = True) -> None:
+        """Queue for commit. ``block``: wait while the queue is full (back-pressure for the pipeline's own
+        stages); False: never wait, a full queue spills into an unbounded side queue (for callers that must
+        not block, such as a PLC's event loop). After the writer died, the result goes to the journal.
+        Raises StoreClosed after close()."""
+        if self._thread is None or self._start_error is not None:
             raise schema.StoreError("store not started")
         with self._lock:
             if self._closing:
@@ -136,12 +160,19 @@ class SqliteResultStore:
         try:
             while True:
                 if not self._thread.is_alive() or self._abandon:
-                    raise schema.StoreError("results store writer has stopped")
+                    self._journal_direct([item])
+                    return
                 try:
-                    self._queue.put(item, timeout=0.5)
+                    if block:
+                        self._queue.put(item, timeout=0.5)
+                    else:
+                        self._queue.put_nowait(item)
                     return
                 except queue.Full:
-                    continue
+                    if not block:
+                        with self._lock:
+                            self._overflow.append(item)
+                        return
         finally:
             with self._lock:
                 self._inflight -= 1
@@ -183,8 +214,10 @@ class SqliteResultStore:
             return dict(self._counts)
 
     def close(self, timeout: float = 30.0) -> None:
-        """Commit everything queued, then close. Raises StoreError if that did not finish in time (the
-        rows not committed were never reported to listeners)."""
+        """Commit everything queued, then close. What cannot be committed within ``timeout`` (commits keep
+        failing) is written to the journal, which the next start imports. Raises StoreError only when
+        even that failed (the message says how many results were lost); rows not committed were never
+        reported to listeners."""
         with self._lock:
             self._closing = True
         thread = self._thread
@@ -193,13 +226,80 @@ class SqliteResultStore:
         self._wake()
         thread.join(timeout)
         if thread.is_alive():
-            self._abandon = True  # stop retrying a failing commit
+            self._abandon = True  # stop retrying a failing commit: the writer journals what it holds
             self._wake()
-            thread.join(5.0)
-            raise schema.StoreError(
-                f"results store did not flush within {timeout:g} s; "
-                f"about {self._queue.qsize()} queued inspections were not committed"
+            thread.join(10.0)
+        if self._journal_error:
+            raise schema.StoreError(self._journal_error)
+        if thread.is_alive():
+            raise schema.StoreError(f"results store writer did not finish within {timeout + 10:g} s")
+
+    # ------------------------------------------------------------ health
+    def watch(self) -> Watch:
+        """The writer thread for the station's supervisor: alive, and not stuck on one batch."""
+        return Watch("record", lambda: bool(self._thread and self._thread.is_alive()), self.monitor.stuck_for)
+
+    def problem(self) -> tuple[str, str] | None:
+        """(error code, why) while the store cannot do its job; None when it can."""
+        if self._thread is not None and not self._thread.is_alive() and not self._closing:
+            return "STORE_ERROR", "results store writer has stopped; results go to the journal"
+        if self.reserve.released:
+            return "DISK_FULL", (
+                f"disk full under the results DB ({self.guard.free_mb():.0f} MB free): running on the DB "
+                f"reserve; parts are not inspected until {self.guard.reserve_resume_mb():.0f} MB are free"
             )
+        if not self._healthy:
+            return "STORE_ERROR", f"results DB commits failing: {self._last_error}"
+        return None
+
+    def health(self) -> tuple[ComponentHealth, ComponentHealth]:
+        """(database, disk) for the health snapshot."""
+        problem = self.problem()
+        counts = self.counts()
+        db = ComponentHealth(
+            problem is None, "ok" if problem is None else problem[0].lower(),
+            problem[1] if problem else f"{counts['total']} results; {self.db_path.name}",
+        )  # fmt: skip
+        free = self.guard.free_mb()
+        if self.reserve.released:
+            disk = ComponentHealth(False, "full", f"{free:.0f} MB free; DB reserve in use")
+        elif not self.guard.saving:
+            disk = ComponentHealth(False, "low", f"{free:.0f} MB free; images not saved")
+        elif self.reserve.enabled and not self.reserve.held:
+            disk = ComponentHealth(False, "low", f"{free:.0f} MB free; no room for the DB reserve")
+        else:
+            disk = ComponentHealth(True, "ok", f"{free:.0f} MB free")
+        return db, disk
+
+    # ------------------------------------------------------------ space and journal
+    def _release_reserve(self) -> bool:
+        released = self.reserve.release()
+        if released:
+            self._emit(
+                StatusEvent("disk", Severity.ERROR,
+                            f"disk full: the results DB's reserve of {self.reserve.size / MB:.0f} MB was "
+                            "released so that alarms and results still commit; free space on the volume",
+                            {"reserve_mb": round(self.reserve.size / MB, 1)})
+            )  # fmt: skip
+        return released
+
+    def _reserve_back(self) -> None:
+        self._emit(StatusEvent("disk", Severity.INFO, "results DB reserve made again: disk not full", {}))
+
+    def _journal_direct(self, items: list[tuple[Inspection, float]]) -> None:
+        """The writer is gone: the results go straight to the journal (raises StoreError if they cannot)."""
+        rows = [
+            schema.inspection_rows(insp, 0, self.station, None, None,
+                                   {"journaled": "results store writer had stopped"}, 0.0)
+            for insp, _ in items
+        ]  # fmt: skip
+        with self._lock:
+            try:
+                self.journaled += self.journal.append(rows)
+            except OSError as exc:
+                msg = f"results store writer has stopped and the journal failed: {exc}"
+                raise schema.StoreError(msg) from None
+
 
     # ------------------------------------------------------------ writer thread
     def _wake(self) -> None:
@@ -244,16 +344,33 @@ class SqliteResultStore:
             for name in ("journal_mode", "synchronous", "foreign_keys"):
                 self.pragmas[name] = conn.execute(f"PRAGMA {name}").fetchone()[0]
             schema.migrate(conn)
-            for verdict, n in conn.execute("SELECT verdict, count(*) FROM inspections GROUP BY verdict"):
-                key = str(verdict).lower()
-                if key in self._counts:
-                    self._counts[key] = n
-                self._counts["total"] += n
+            self._counts_from_db(conn)
             self._next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM inspections").fetchone()[0]
+            imported = self.journal.import_into(conn, self._next_id)
+            if imported is not None:
+                self._next_id += imported.inspections
+                self._counts_from_db(conn)
             report = self.images.cleanup_orphans(lambda folder: self._referenced(conn, folder))
         except BaseException:
             conn.close()
             raise
+        if imported is not None:
+            self._emit(
+                StatusEvent("store", Severity.WARNING,
+                            f"imported {imported.inspections} result(s) and {imported.events} event(s) from "
+                            f"the journal of a run whose DB could not commit ({imported.skipped} already "
+                            "present); they were never signalled to a PLC",
+                            {"inspections": imported.inspections, "events": imported.events,
+                             "skipped": imported.skipped})
+            )  # fmt: skip
+        if not self.reserve.ensure(self.guard.free_bytes(), margin=0):
+            self._emit(
+                StatusEvent("disk", Severity.WARNING,
+                            f"no room for the results DB reserve of {self.reserve.size / MB:.0f} MB "
+                            f"({self.guard.free_mb():.0f} MB free): a full disk could stop results being "
+                            "recorded",
+                            {"free_mb": round(self.guard.free_mb(), 1)})
+            )  # fmt: skip
         if report.images or report.temp_files:
             self._emit(
                 StatusEvent(
@@ -265,6 +382,14 @@ class SqliteResultStore:
                 )
             )  # fmt: skip
         return conn
+
+    def _counts_from_db(self, conn: sqlite3.Connection) -> None:
+        self._counts = {"total": 0, "pass": 0, "fail": 0, "not_inspected": 0}
+        for verdict, n in conn.execute("SELECT verdict, count(*) FROM inspections GROUP BY verdict"):
+            key = str(verdict).lower()
+            if key in self._counts:
+                self._counts[key] = n
+            self._counts["total"] += n
 
     @staticmethod
     def _referenced(conn: sqlite3.Connection, folder: str) -> set[str]:
@@ -287,10 +412,17 @@ class SqliteResultStore:
                 self._admin.clear()
             if dropped:
                 events.append(StatusEvent("store", Severity.WARNING, f"{dropped} status events dropped", {}))
-            if (items or events or admin) and not self._commit(conn, items, events, admin):
-                return  # abandoned by close()
+            if items or events or admin:
+                self.monitor.begin(items[0].inspection.part_id if items else None)
+                try:
+                    committed = self._commit(conn, items, events, admin)
+                finally:
+                    self.monitor.end()
+                if not committed:  # abandoned by close(): what is held goes to the journal
+                    self._journal_rest(items, events)
+                    return
             if (self._closing and self._inflight == 0 and self._queue.empty() and not self._events
-                    and not self._admin):
+                    and not self._admin and not self._overflow):
                 with contextlib.suppress(sqlite3.Error):  # a planner hint; the data is committed
                     conn.execute("PRAGMA optimize")
                 return
@@ -298,12 +430,19 @@ class SqliteResultStore:
                 self.guard.tick(conn)
 
     def _collect(self) -> list[_Pending]:
+        items: list[_Pending] = []
+        with self._lock:
+            while self._overflow and len(items) < self.config.batch_size:
+                insp, submitted = self._overflow.popleft()
+                items.append(_Pending(insp, self._next_id, submitted))
+                self._next_id += 1
+        if items:
+            return items
         wait = 0.0 if self._closing else min(_IDLE_WAIT_S, self.guard.seconds_until_due())
         try:
             first = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
         except queue.Empty:
             return []
-        items: list[_Pending] = []
         deadline = time.monotonic() + self.config.commit_interval_ms / 1000.0
         item = first
         while True:
@@ -331,6 +470,9 @@ class SqliteResultStore:
                     # SQLite may have rolled back already; the next BEGIN tells
                     with contextlib.suppress(sqlite3.Error):
                         conn.execute("ROLLBACK")
+                self._last_error = str(exc)
+                if self._is_disk_full(exc) and self._release_reserve():
+                    continue  # at once, into the space the reserve held
                 if self._healthy:
                     self._healthy = False
                     self._emit(
@@ -364,6 +506,54 @@ class SqliteResultStore:
                     log.exception("commit listener failed")
                     self._emit(StatusEvent("store", Severity.ERROR, f"commit listener failed: {exc!r}", {}))
         return True
+
+    def _is_disk_full(self, exc: BaseException) -> bool:
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code == sqlite3.SQLITE_FULL or getattr(exc, "errno", None) == errno.ENOSPC:
+            return True
+        # an I/O error while appending to the WAL is how some file systems report a full disk
+        return (code is not None and code & 0xFF == sqlite3.SQLITE_IOERR
+                and self.guard.free_mb() * MB < 1.5 * max(self.reserve.size, MB))  # fmt: skip
+
+    def _journal_rest(self, batch: list[_Pending], events: list[StatusEvent]) -> None:
+        """At an abandoned close: the batch in hand, everything still queued and the pending events go to
+        the journal. Their images were written already (the rows that the journal holds point to them)."""
+        why = "not committed at shutdown"
+        rows = [(_noted(p.row, why), p.detections or []) for p in batch if p.row is not None]
+        rows += [
+            schema.inspection_rows(p.inspection, 0, self.station, p.image_path, None,
+                                   {"journaled": "not committed at shutdown"}, 0.0)
+            for p in batch if p.row is None
+        ]  # fmt: skip
+        pending: list[tuple[Inspection, float]] = []
+        with self._lock:
+            pending.extend(self._overflow)
+            self._overflow.clear()
+            events = [*events, *self._events]
+            self._events.clear()
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _WAKE:
+                pending.append(item)
+        rows += [
+            schema.inspection_rows(insp, 0, self.station, None, None,
+                                   {"journaled": "not committed at shutdown"}, 0.0)
+            for insp, _ in pending
+        ]  # fmt: skip
+        try:
+            self.journaled += self.journal.append(rows, [schema.event_row(e) for e in events])
+        except OSError as exc:
+            self._journal_error = (
+                f"results DB could not commit and the journal {self.journal.path} failed ({exc}): "
+                f"{len(rows)} results lost: " + ", ".join(str(r[0][7]) for r in rows[:20])
+            )
+            log.critical("%s", self._journal_error)
+            return
+        log.warning("results DB could not commit: %d results written to %s; the next start imports them",
+                    len(rows), self.journal.path)  # fmt: skip
 
     def _write(self, conn: sqlite3.Connection, items: list[_Pending], events: list[StatusEvent],
                admin: list[AdminRow]) -> list[int | Exception]:
@@ -427,3 +617,13 @@ class SqliteResultStore:
             p.row, p.detections = schema.inspection_rows(
                 p.inspection, p.inspection_id, self.station, p.image_path, shas[k], notes[k], record_ms
             )
+
+
+_TIMINGS = schema.INSPECTION_COLUMNS.index("timings")
+
+
+def _noted(row: tuple, why: str) -> tuple:
+    """A prepared row with ``journaled`` added to its timings JSON, so the imported row says where it was."""
+    timings = json.loads(row[_TIMINGS]) if row[_TIMINGS] else {}
+    timings["journaled"] = why
+    return (*row[:_TIMINGS], json.dumps(timings), *row[_TIMINGS + 1 :])
