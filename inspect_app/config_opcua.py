@@ -5,8 +5,8 @@ and the MES are its clients); ``"client"`` makes the station write its results i
 
 Security rules checked here, so that a station cannot be started half-secured by a typo: the policy "None" and
 anonymous login are refused on any endpoint that is not loopback; secured policies need a certificate, its key
-and a trust directory (client certificates are checked against it); passwords are stored hashed only
-(``inspect-app opcua hash-password``).
+and a trust directory (the PKI folder client certificates are checked against, docs/opcua-security.md);
+passwords are stored hashed only (``inspect-app opcua hash-password``).
 """
 
 from __future__ import annotations
@@ -141,7 +141,12 @@ class OpcUaConfig(_Strict):
     )
     certificate: Path | None = Field(None, validate_default=True, description="from `opcua gen-cert` (DER)")
     private_key: Path | None = Field(None, validate_default=True, description="PEM")
-    trust_dir: Path | None = Field(None, validate_default=True, description="trusted client certificates")
+    trust_dir: Path | None = Field(
+        None,
+        validate_default=True,
+        description="PKI folder (trusted/, issuers/, rejected/; docs/opcua-security.md); certificates"
+        " directly in it are trusted too",
+    )
     allow_anonymous: bool = False
     anonymous_role: Role = "observer"
     users: dict[str, OpcUaUser] = Field(default_factory=dict, validate_default=True)

@@ -67,3 +67,22 @@ def describe(cert: x509.Certificate) -> str:
         f"subject {cert.subject.rfc4514_string()}; subjectAltName {', '.join(parts)}; "
         f"valid until {cert.not_valid_after_utc:%Y-%m-%d}"
     )
+
+
+def load_certificate_file(path: Path) -> x509.Certificate:
+    """A certificate from a DER or PEM file (OPC UA tools hand out both)."""
+    data = path.read_bytes()
+    if data.lstrip().startswith(b"-----BEGIN"):
+        return x509.load_pem_x509_certificate(data)
+    return x509.load_der_x509_certificate(data)
+
+
+def application_uri_of(cert: x509.Certificate) -> str | None:
+    """The application URI an OPC UA certificate carries in subjectAltName (a peer checks it against the
+    ApplicationUri the application announces), or None."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+    uris = san.get_values_for_type(x509.UniformResourceIdentifier)
+    return uris[0] if uris else None

@@ -28,7 +28,7 @@ from plc.handshake import Changes, FaultCode, FlatHandshake
 from plc.link import LinkStartError
 from plc.loop_thread import LoopThread
 from plc.outbox import Outbox, OutboxEntry
-from plc.security import describe_security
+from plc.security import describe_security, security_mode
 
 if TYPE_CHECKING:
     from inspect_app.station import Station
@@ -136,9 +136,13 @@ class PlcClientLink:
     def status(self) -> dict[str, Any]:
         waiting = self.outbox.pending_count() if self.outbox else 0
         state = "connected" if self.connected else f"disconnected ({self.last_error or 'connecting'})"
+        fault = self.hs.fault.code if self.hs else FaultCode.NONE
         return {
             "connected": self.connected,
             "security": describe_security(self.opc),
+            "secured": self.opc.secured,
+            "security_mode": security_mode(self.opc),
+            "faults": [fault.name] if fault != FaultCode.NONE else [],
             "detail": f"OPC UA client to {self.ccfg.server_url}: {state}; {waiting} result(s) in outbox",
             "mode": "client",
             "outbox": waiting,

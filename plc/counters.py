@@ -2,6 +2,11 @@
 
 Counters are those of the running station process (they start at zero with it); the lifetime history is in
 ``results.db``, which GetResultListFiltered and the reports read.
+
+``YieldPct`` is the yield of decided parts, PASS / (PASS + FAIL): a part that was not inspected (camera
+lost, missed trigger, station in Error) says nothing about the product, so it is neither good nor bad here;
+it is counted in ``NotInspected``. ``MissedTriggers`` is the station's own count, which already includes
+every trigger the handshake refused (they are recorded through ``Station.record_missed``).
 """
 
 from __future__ import annotations
@@ -48,8 +53,12 @@ def model_of_active_recipe(station: Station) -> tuple[str, str, str]:
     return det.info.name, det.info.version, det.info.sha256
 
 
-def mes_counters(station: Station, link_missed: int, last: CommittedInspection | None) -> dict[str, object]:
-    """``link_missed``: triggers the link refused (handshake missed triggers) on top of the station's own."""
+def yield_of_decided(passed: int, failed: int) -> float:
+    decided = passed + failed
+    return round(100.0 * passed / decided, 2) if decided else 0.0
+
+
+def mes_counters(station: Station, last: CommittedInspection | None) -> dict[str, object]:
     c = station.counters
     name, version, sha = model_of_active_recipe(station)
     return {
@@ -57,8 +66,8 @@ def mes_counters(station: Station, link_missed: int, last: CommittedInspection |
         "Pass": int(c["pass"]),
         "Fail": int(c["fail"]),
         "NotInspected": int(c["not_inspected"]),
-        "MissedTriggers": int(c["missed_triggers"]) + link_missed,
-        "YieldPct": float(c["yield_pct"]),
+        "MissedTriggers": int(c["missed_triggers"]),
+        "YieldPct": yield_of_decided(int(c["pass"]), int(c["fail"])),
         "LastCycleTimeMs": cycle_time_ms(last) if last else 0.0,
         "ActiveRecipe": station.recipe,
         "ModelName": name,

@@ -10,6 +10,7 @@ from typing import Any
 from asyncua import ua
 
 from inspect_app.types import CommittedInspection, Verdict
+from plc.defects import counted_defects, defect_classes
 
 RESULT_STATE_COMPLETED, RESULT_STATE_ABORTED, RESULT_STATE_FAILED = 1, 3, 4  # OPC 40100 ResultStateDataType
 
@@ -36,7 +37,8 @@ def fill_result_event(ev: Any, committed: CommittedInspection, meta: JobMeta | N
     if insp.verdict == Verdict.NOT_INSPECTED:
         code = insp.decision.error_code or ""
         state = RESULT_STATE_ABORTED if code in ("SHUTDOWN", "ABORTED") else RESULT_STATE_FAILED
-    classes = sorted({d.class_name for d in insp.detections})
+    classes = defect_classes(insp)
+    n_defects = len(counted_defects(insp))
     ev.ResultId = str(committed.inspection_id)
     ev.JobId = job_id
     ev.PartId, ev.MeasId = insp.part_id, meta.meas_id if meta else ""
@@ -53,9 +55,10 @@ def fill_result_event(ev: Any, committed: CommittedInspection, meta: JobMeta | N
     )
     ev.ResultContent = [
         ua.Variant(insp.verdict.value),
-        ua.Variant(len(insp.detections), ua.VariantType.Int32),
+        ua.Variant(n_defects, ua.VariantType.Int32),
         ua.Variant(classes, ua.VariantType.String),
     ]
-    ev.Verdict, ev.DefectCount, ev.DefectClasses = insp.verdict.value, len(insp.detections), classes
+    ev.Verdict, ev.DefectCount, ev.DefectClasses = insp.verdict.value, n_defects, classes
+    ev.DetectionCount = len(insp.detections)
     ev.ErrorCode = insp.decision.error_code or ""
     ev.Severity = {Verdict.PASS: 100, Verdict.FAIL: 300}.get(insp.verdict, 700)

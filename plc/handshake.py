@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from inspect_app.types import CommittedInspection, PartRequest, Verdict
+from plc.defects import counted_defects
 
 Changes = list[tuple[str, object]]
 
@@ -56,7 +57,8 @@ def result_outputs(committed: CommittedInspection) -> Changes:
         ("ResultCode", int(RESULT_CODES[insp.verdict])),
         ("ResultPartId", insp.part_id),
         ("ResultId", str(committed.inspection_id)),
-        ("DefectCount", len(insp.detections)),
+        ("DefectCount", len(counted_defects(insp))),
+        ("DetectionCount", len(insp.detections)),
     ]
 
 

@@ -19,6 +19,9 @@ def make_link(config: StationConfig) -> StationLink | None:
     mode = config.opcua.mode
     if mode == "off":
         return None
+    from plc.logs import quiet_library_loggers
+
+    quiet_library_loggers()
     if mode == "server":
         from plc.server import EmbeddedServer
 

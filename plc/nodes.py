@@ -40,6 +40,7 @@ HANDSHAKE_OUTPUTS: dict[str, V] = {
     "ResultPartId": V.String,
     "ResultId": V.String,
     "DefectCount": V.Int32,
+    "DetectionCount": V.Int32,
     "Fault": V.Boolean,
     "FaultCode": V.Int32,
     "FaultText": V.String,
@@ -78,6 +79,7 @@ RESULT_EVENT_EXTENSIONS: dict[str, V] = {
     "Verdict": V.String,
     "DefectCount": V.Int32,
     "DefectClasses": V.String,
+    "DetectionCount": V.Int32,
     "ErrorCode": V.String,
 }
 ERROR_EVENT_FIELDS: dict[str, V] = {"ErrorCode": V.String, "FaultCode": V.Int32}

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inspect_app.types import CommittedInspection
+from plc.defects import counted_defects
 from plc.handshake import RESULT_CODES
 
 _SCHEMA = """
@@ -69,7 +70,7 @@ class Outbox:
                     insp.part_id,
                     insp.verdict.value,
                     int(RESULT_CODES[insp.verdict]),
-                    len(insp.detections),
+                    len(counted_defects(insp)),
                     time.time(),
                     int(link_up),
                 ),

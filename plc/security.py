@@ -15,19 +15,21 @@ from __future__ import annotations
 
 import contextvars
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from asyncua import ua
+from asyncua.common.utils import ServiceError
 from asyncua.crypto.permission_rules import USER_TYPES, PermissionRuleset, User, UserRole
-from asyncua.crypto.truststore import TrustStore
-from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
 from asyncua.server.user_managers import UserManager
 from asyncua.ua.ua_binary import struct_from_binary
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from inspect_app.config_opcua import OpcUaConfig
 from inspect_app.passwords import verify_password
+from plc.pki import PkiStore
 
 log = logging.getLogger(__name__)
 
@@ -118,25 +120,22 @@ class RolePermissions(PermissionRuleset):
         return True
 
 
-class DenyAll(PermissionRuleset):
-    """For a channel opened with SecurityPolicy None when None is not configured. asyncua accepts such a
-    channel anyway (its fallback policy); with this ruleset every service on it is refused."""
+def pki_validator(pki: PkiStore) -> Callable[[x509.Certificate, ua.ApplicationDescription], Awaitable[None]]:
+    """asyncua's CreateSession certificate check, answered by the station's PKI store (the channel's
+    certificate is checked before that by plc.channel_guard, against the same store)."""
 
-    def check_validity(self, user: Any, action_type_id: ua.NodeId, body: Any) -> bool:
-        log.warning(
-            "OPC UA: refused %s on an unsecured channel (security policy None is off)", action_type_id
-        )
-        return False
+    async def validate(cert: x509.Certificate, app: ua.ApplicationDescription) -> None:
+        status = pki.check(cert.public_bytes(Encoding.DER), app.ApplicationUri)
+        if status is not None:
+            raise ServiceError(getattr(ua.StatusCodes, status))
+
+    return validate
 
 
-async def certificate_validator(trust_dir: Path) -> CertificateValidator:
-    """Client application certificates must be in ``trust_dir`` (or issued by a CA there), valid now, with the
-    client's application URI and the client key usages."""
-    trust_dir.mkdir(parents=True, exist_ok=True)
-    store = TrustStore([trust_dir], [])
-    await store.load()
-    options = CertificateValidatorOptions.TRUSTED_VALIDATION | CertificateValidatorOptions.PEER_CLIENT
-    return CertificateValidator(options, store)
+def security_mode(cfg: OpcUaConfig) -> str:
+    """The policies in use, as "Policy/Mode" ("None" when unsecured), for machines (the window's light)."""
+    policies = [cfg.client.security] if cfg.mode == "client" else cfg.security
+    return " + ".join("None" if p == "None" else f"{p}/SignAndEncrypt" for p in policies)
 
 
 def describe_security(cfg: OpcUaConfig) -> str:

@@ -15,28 +15,30 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from asyncua import Server, ua
+from asyncua import ua
 from asyncua.common.callback import CallbackType, ServerItemCallback
-from asyncua.crypto.security_policies import SecurityPolicyFactory, SecurityPolicyNone
 
 from inspect_app.config import StationConfig
 from inspect_app.state import StationState
 from inspect_app.types import CommittedInspection, Severity, StatusEvent
+from plc.channel_guard import ChannelGuard
 from plc.counters import mes_counters
 from plc.events import JobMeta, fill_result_event
-from plc.handshake import Changes, FlatHandshake
+from plc.guarded_server import GuardedServer
+from plc.handshake import Changes, FaultCode, FlatHandshake
 from plc.link import LinkStartError
 from plc.loop_thread import LoopThread
 from plc.methods import MethodHandlers
 from plc.nodes import AddressSpace, build
+from plc.pki import PkiStore
 from plc.results_query import ResultQueries
 from plc.security import (
     POLICY_TYPES,
     ConfigUserManager,
-    DenyAll,
     RolePermissions,
-    certificate_validator,
     describe_security,
+    pki_validator,
+    security_mode,
 )
 from plc.vision_state import Auto, Top, VisionStateMachine
 
@@ -46,25 +48,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class _GuardedServer(Server):
-    """asyncua accepts a channel with security policy None even when None is not configured (it falls back to
-    its initial policy). With None off, such a channel gets a policy whose permission check refuses every
-    service, so no request is ever served unencrypted."""
-
-    def __init__(self, user_manager: ConfigUserManager, deny_unsecured: bool) -> None:
-        super().__init__(user_manager=user_manager)
-        self._deny_unsecured = deny_unsecured
-
-    async def _setup_server_nodes(self) -> None:
-        await super()._setup_server_nodes()
-        if self._deny_unsecured:
-            self._policies.append(
-                SecurityPolicyFactory(
-                    SecurityPolicyNone, ua.MessageSecurityMode.None_, permission_ruleset=DenyAll()
-                )
-            )
-
-
 class EmbeddedServer:
     name = "opcua"
 
@@ -72,7 +55,8 @@ class EmbeddedServer:
         self.cfg = cfg
         self.opc = cfg.opcua
         self.station: Station | None = None
-        self.server: Server | None = None
+        self.server: GuardedServer | None = None
+        self.guard: ChannelGuard | None = None
         self.space: AddressSpace | None = None
         self.hs: FlatHandshake | None = None
         self.vsm: VisionStateMachine | None = None
@@ -88,6 +72,7 @@ class EmbeddedServer:
         self._event_lock: asyncio.Lock | None = None
         self._queue: asyncio.Queue[tuple[str, Any]] | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[None]] = set()
         self._cache: dict[str, object] = {}
         self._running = False  # the station's listeners forward to the loop
         self._stopping = False
@@ -139,9 +124,13 @@ class EmbeddedServer:
     def status(self) -> dict[str, Any]:
         sessions = len(self.server.bserver.clients) if self.server and self.server.bserver else 0
         state = self.vsm.label(self.station.state) if self.vsm and self.station else "-"
+        fault = self.hs.fault.code if self.hs else FaultCode.NONE
         return {
             "connected": self._running,
             "security": describe_security(self.opc),
+            "secured": self.opc.secured,
+            "security_mode": security_mode(self.opc),
+            "faults": [fault.name] if fault != FaultCode.NONE else [],
             "detail": f"OPC UA server {self.opc.endpoint}: {sessions} client(s), {state}",
             "mode": "server",
             "endpoint": self.opc.endpoint,
@@ -166,7 +155,13 @@ class EmbeddedServer:
         self._lock = asyncio.Lock()
         self._event_lock = asyncio.Lock()
         self._queue = asyncio.Queue()
-        server = _GuardedServer(ConfigUserManager(opc), deny_unsecured="None" not in opc.security)
+        secured_policies = [p for p in opc.security if p != "None"]
+        pki = None
+        if secured_policies:
+            assert opc.trust_dir  # the config validated it
+            pki = PkiStore(opc.trust_dir)
+        self.guard = ChannelGuard(pki, secured="None" not in opc.security)
+        server = GuardedServer(ConfigUserManager(opc), self.guard)
         await server.init()
         server.set_endpoint(opc.endpoint)
         server.set_server_name(f"inspect-app {self.cfg.station.name}")
@@ -177,12 +172,13 @@ class EmbeddedServer:
         if opc.allow_anonymous:
             tokens.append(ua.AnonymousIdentityToken)
         server.set_identity_tokens(tokens)
-        if any(p != "None" for p in opc.security):
-            assert opc.certificate and opc.private_key and opc.trust_dir  # the config validated it
+        if pki is not None:
+            assert opc.certificate and opc.private_key  # the config validated it
             await server.load_certificate(str(opc.certificate))
             await server.load_private_key(str(opc.private_key))
-            server.set_certificate_validator(await certificate_validator(opc.trust_dir))
+            server.set_certificate_validator(pki_validator(pki))
         self.space = await build(server, MethodHandlers(self).table())
+        server.write_checks[self.space.variables["Configuration.RecipeSelect"][0]] = self._check_recipe
         server.set_security_policy(
             [POLICY_TYPES[p] for p in opc.security],
             permission_ruleset=RolePermissions(self.space.writable, self.space.methods),
@@ -251,7 +247,7 @@ class EmbeddedServer:
             ("Handshake.Heartbeat", self.station.heartbeat % 2**32),
         ] + [
             (f"Counters.{k}", v)
-            for k, v in mes_counters(self.station, self.hs.missed, self.last_result).items()
+            for k, v in mes_counters(self.station, self.last_result).items()
         ]
 
     async def _initial_values(self) -> None:
@@ -360,13 +356,24 @@ class EmbeddedServer:
                 changes += self.hs.on_trigger(bool(written["Trigger"]), self.accepting(), why)
             await self.write_handshake(changes)
 
+    def _check_recipe(self, value: ua.DataValue) -> str | None:
+        """RecipeSelect: an unknown recipe is refused before it is written (BadOutOfRange), so the node
+        never shows a recipe the station does not run."""
+        assert self.station
+        name = value.Value.Value if value.Value is not None else None
+        if isinstance(name, str) and name in self.station.recipes:
+            return None
+        log.warning("OPC UA: RecipeSelect %r refused: no such recipe (known: %s)", name, self.station.recipes)
+        task = asyncio.get_running_loop().create_task(
+            self.emit_error("UNKNOWN_RECIPE", f"RecipeSelect {name!r}: no such recipe", 0, 500)
+        )
+        self._background.add(task)  # a task nobody references may be collected before it ran
+        task.add_done_callback(self._background.discard)
+        return "BadOutOfRange"
+
     async def _select_recipe(self, name: str, who: str) -> None:
         assert self.station and self.vsm
         if name == self.station.recipe:
-            return
-        if name not in self.station.recipes:
-            await self.write([("Configuration.RecipeSelect", self.station.recipe)])  # written back: refused
-            await self.emit_error("UNKNOWN_RECIPE", f"RecipeSelect {name!r} by {who}: no such recipe", 0, 500)
             return
         self.station.set_recipe(name, who=f"opcua:{who}")
         self.vsm.prepared = name

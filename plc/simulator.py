@@ -90,8 +90,25 @@ class Connection:
     user: str | None = None
     password: str | None = None
     security: str | None = None  # asyncua security string "Basic256Sha256,SignAndEncrypt,cert,key[,server]"
-    application_uri: str = "urn:inspect-app:plc-simulator"
+    application_uri: str | None = None  # None: the one in the client certificate, else DEFAULT_URI
     timeout_s: float = 5.0
+
+    def resolved_application_uri(self) -> str:
+        """A secured server refuses a client whose announced URI differs from its certificate's, so the
+        simulator announces the URI of the certificate it was given."""
+        if self.application_uri:
+            return self.application_uri
+        fields = (self.security or "").split(",")
+        if len(fields) >= 3 and fields[2]:
+            from plc.certs import application_uri_of, load_certificate_file
+
+            uri = application_uri_of(load_certificate_file(Path(fields[2])))
+            if uri:
+                return uri
+        return DEFAULT_URI
+
+
+DEFAULT_URI = "urn:inspect-app:plc-simulator"
 
 
 class _Tags:
@@ -131,7 +148,7 @@ class PlcSimulator:
 
     async def connect(self) -> None:
         c = Client(self.conn.url, timeout=self.conn.timeout_s)
-        c.application_uri = self.conn.application_uri
+        c.application_uri = self.conn.resolved_application_uri()
         c.name = "inspect-app PLC simulator"
         if self.conn.security:
             await c.set_security_string(self.conn.security)

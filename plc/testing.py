@@ -4,6 +4,7 @@ and model, clients and recorders for the VisionSystem nodes. Used by tests/plc; 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -128,7 +129,8 @@ class Vision:
         """One full handshake cycle; returns the result tags."""
         await self.write(PartId=part_id, Trigger=True)
         assert await self.wait_value(self.hs("ResultValid"), bool), f"no ResultValid for {part_id}"
-        names = ["ResultPartId", "Pass", "Fail", "ResultCode", "ResultId", "DefectCount", "Busy"]
+        names = ["ResultPartId", "Pass", "Fail", "ResultCode", "ResultId", "DefectCount", "DetectionCount"]
+        names.append("Busy")
         values = dict(zip(names, await self.client.read_values([self.hs(n) for n in names]), strict=True))
         await self.write(Trigger=False, Ack=True)
         assert await self.wait_value(self.hs("ResultValid"), lambda v: v is False) is False
@@ -157,3 +159,71 @@ class Recorder:
 
 def run(coro: Any) -> Any:
     return asyncio.run(coro)
+
+
+async def raw_session(
+    url: str,
+    *,
+    channel_cert: Path,
+    channel_key: Path,
+    server_cert: Path,
+    session_cert: bytes | None,
+    user: str,
+    password: str,
+    policy: Any = None,
+    application_uri: str = CLIENT_URI,
+    until: str = "write",
+) -> tuple[str, str]:
+    """A client that says one thing in its secure channel and another in CreateSession, spoken service by
+    service as an attacker would: the channel is opened with ``channel_cert`` (its key signs everything),
+    CreateSession carries ``session_cert`` (None: empty). Then ActivateSession with a password, a Read and a
+    Write of the handshake's PartId (``until="read"``: no Write). Returns (the step that was refused or
+    "done", the status name)."""
+    from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
+
+    c = Client(url, timeout=3)
+    c.application_uri = application_uri
+    await c.set_security(
+        policy or SecurityPolicyBasic256Sha256,
+        str(channel_cert),
+        str(channel_key),
+        server_certificate=str(server_cert),
+        mode=ua.MessageSecurityMode.SignAndEncrypt,
+    )
+    step = "open"
+    try:
+        await c.connect_socket()
+        await c.send_hello()
+        await c.open_secure_channel()
+        step = "create"
+        params = ua.CreateSessionParameters(
+            ClientDescription=ua.ApplicationDescription(
+                ApplicationUri=application_uri, ApplicationType=ua.ApplicationType.Client
+            ),
+            EndpointUrl=url,
+            SessionName="raw",
+            ClientNonce=os.urandom(32),
+            ClientCertificate=session_cert,
+            RequestedSessionTimeout=60000,
+            MaxResponseMessageSize=0,
+        )
+        response = await c.uaclient.create_session(params)
+        c._server_nonce = response.ServerNonce
+        c._policy_ids = response.ServerEndpoints[0].UserIdentityTokens
+        step = "activate"
+        await c.activate_session(user, password)
+        step = "read"
+        await c.get_node(ua.NodeId(ua.ObjectIds.Server_ServerStatus_State)).read_value()
+        if until == "read":
+            return "done", "Good"
+        step = "write"
+        proj = await c.get_namespace_index(PROJECT_NS)
+        node = c.get_node(ua.NodeId("VisionSystem.Handshake.PartId", proj))
+        await node.write_value(ua.DataValue(ua.Variant("RAW-1", ua.VariantType.String)))
+    except ua.UaStatusCodeError as exc:
+        return step, type(exc).__name__
+    except (ua.UaError, OSError, TimeoutError, ConnectionError) as exc:
+        return step, f"{type(exc).__name__}: {exc}"
+    finally:
+        c.disconnect_socket()
+    return "done", "Good"

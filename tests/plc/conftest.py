@@ -16,7 +16,7 @@ from inspect_app.station import Station
 from inspect_app.testing.fakes import ScriptedDetector, ScriptedSource, part_image
 from plc.certs import generate_certificate
 from plc.link import make_link
-from plc.testing import CLIENT_URI, USERS, Running
+from plc.testing import CLIENT_URI, USERS, Running, free_port, station_config
 
 
 @dataclass
@@ -29,6 +29,8 @@ class Pki:
     client_key: Path
     rogue_cert: Path
     rogue_key: Path
+    client2_cert: Path  # a second trusted client
+    client2_key: Path
     users: dict[str, dict[str, str]]
 
 
@@ -44,7 +46,11 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
         root / "client.der", root / "client.pem", CLIENT_URI, ["localhost"], client_only=True
     )
     generate_certificate(root / "rogue.der", root / "rogue.pem", CLIENT_URI, ["localhost"], client_only=True)
+    generate_certificate(
+        root / "client2.der", root / "client2.pem", CLIENT_URI, ["localhost"], client_only=True
+    )
     shutil.copy(root / "client.der", trust / "client.der")  # the rogue's certificate is never trusted
+    shutil.copy(root / "client2.der", trust / "client2.der")
     users = {name: {"password_hash": hash_password(pw), "role": role} for name, (role, pw) in USERS.items()}
     return Pki(
         root,
@@ -55,8 +61,41 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
         root / "client.pem",
         root / "rogue.der",
         root / "rogue.pem",
+        root / "client2.der",
+        root / "client2.pem",
         users,
     )
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[Running]:
+    """One secured station per test module (its start is the slow part), with its own copy of the trust
+    folder (flat layout, as earlier versions had it) so a module may change what it trusts."""
+    port = free_port()
+    work = tmp_path_factory.mktemp("secured")
+    trust = work / "pki"
+    shutil.copytree(pki.trust_dir, trust)
+    opcua = {
+        "mode": "server",
+        "endpoint": f"opc.tcp://127.0.0.1:{port}/",
+        "security": ["Basic256Sha256", "Aes256Sha256RsaPss"],
+        "application_uri": "urn:inspect-app:test-station",
+        "certificate": str(pki.server_cert),
+        "private_key": str(pki.server_key),
+        "trust_dir": str(trust),
+        "users": pki.users,
+        "handshake": {"heartbeat_period_s": 0.05},
+    }
+    cfg = station_config(work, opcua)
+    det = ScriptedDetector()
+    st = Station(cfg, source=ScriptedSource([part_image(False)], loop=True), detectors={"fake": det})
+    st.start()
+    link = make_link(cfg)
+    assert link is not None
+    link.start(st)
+    yield Running(st, link, det, cfg)
+    link.stop()
+    st.stop()
 
 
 @pytest.fixture

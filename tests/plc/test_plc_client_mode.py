@@ -189,3 +189,4 @@ def test_client_mode_over_an_encrypted_channel(
     finally:
         plc.close()
     assert status["security"] == "Basic256Sha256 SignAndEncrypt (client)"
+    assert status["secured"] is True and status["security_mode"] == "Basic256Sha256/SignAndEncrypt"

@@ -134,6 +134,20 @@ def test_trigger_while_busy_is_a_missed_trigger_with_fault(
     assert rows == {"B-1": "PASS/", "B-2": "NOT_INSPECTED/MISSED_TRIGGER"}
     assert r.station.counters["missed_triggers"] == 1
 
+    async def counters() -> dict:
+        async with Client(r.url) as c:
+            v = await Vision.connect(c)
+            await v.wait_value(v.proj_node("Counters.Total"), lambda x: x == 2)
+            names = ["Total", "Pass", "NotInspected", "MissedTriggers", "YieldPct"]
+            values = await c.read_values([v.proj_node(f"Counters.{n}") for n in names])
+            return dict(zip(names, values, strict=True)) | {"hs": await v.hs("MissedTriggers").read_value()}
+
+    mes = asyncio.run(counters())
+    # one missed trigger is one, on both nodes (it was counted twice in Counters/MissedTriggers)
+    assert mes["MissedTriggers"] == 1 and mes["hs"] == 1
+    # YieldPct is of decided parts: 1 PASS out of 1 decided; the NOT_INSPECTED part is neither good nor bad
+    assert (mes["Total"], mes["Pass"], mes["NotInspected"], mes["YieldPct"]) == (2, 1, 1, 100.0)
+
 
 def test_late_ack_raises_ack_timeout_and_the_ack_clears_it(
     tmp_path: Path, start_station: Callable[..., Running]
@@ -147,13 +161,17 @@ def test_late_ack_raises_ack_timeout_and_the_ack_clears_it(
             await v.write(PartId="L-1", Trigger=True)
             await v.wait_value(v.hs("ResultValid"), bool)
             raised = await v.wait_value(v.hs("FaultCode"), lambda x: x == 2)  # no Ack: the timeout fires
+            faults.append(r.link.status()["faults"])
             await v.write(Trigger=False, Ack=True)
             cleared = await v.wait_value(v.hs("FaultCode"), lambda x: x == 0)
             valid = await v.wait_value(v.hs("ResultValid"), lambda x: x is False)
+            faults.append(r.link.status()["faults"])
             return raised, cleared, valid
 
+    faults: list[list[str]] = []
     raised, cleared, valid = asyncio.run(go())
     assert (raised, cleared, valid) == (2, 0, False)
+    assert faults == [["ACK_TIMEOUT"], []]
 
 
 def test_heartbeat_ticks_while_healthy_and_stops_in_error(

@@ -7,9 +7,12 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from asyncua import Client, ua
 
+from inspect_app.testing.fakes import DEFECT_MARK, ScriptedDetector
+from inspect_app.types import Detection
 from plc.testing import Recorder, Running, Vision, free_port, open_server, station_config, wait_until
 
 AUTO = "VisionStateMachine.AutomaticModeStateMachine"
@@ -64,6 +67,96 @@ def test_single_job_and_result_ready_event(running: Running) -> None:
     assert fail.PartId == "J-2" and fail.Verdict == "FAIL" and fail.DefectCount == 1
     assert fail.DefectClasses == ["short"] and [x.Value for x in fail.ResultContent] == ["FAIL", 1, ["short"]]
     assert fail.ResultId != ev.ResultId
+
+
+def test_defects_are_the_ones_the_recipe_counted_detections_apart(
+    tmp_path: Path, start_station: Callable[..., Running]
+) -> None:
+    """Recipe "lenient" allows up to 5 shorts; any pit fails. A part with 2 shorts PASSes with no defect; a
+    part with 2 shorts and a pit FAILs with one defect, the pit, though the model reported three boxes."""
+
+    def rule(image: np.ndarray) -> list[Detection]:
+        shorts = [Detection(3, "short", 0.9, (10.0, 10.0, 30.0, 20.0 + i)) for i in range(2)]
+        pit = [Detection(1, "pit", 0.8, (40.0, 40.0, 50.0, 50.0))] if image[0, 0, 0] == DEFECT_MARK else []
+        return shorts + pit
+
+    cfg = station_config(tmp_path, open_server(free_port()), active_recipe="lenient")
+    r = start_station(cfg, detector=ScriptedDetector(rule=rule))
+
+    async def go() -> tuple[dict, dict, list]:
+        async with Client(r.url) as c:
+            await c.load_data_type_definitions()
+            v = await Vision.connect(c)
+            rec = Recorder()
+            sub = await c.create_subscription(0, rec)
+            await sub.subscribe_events(v.mv_node(""), await _result_event_type(c, v))
+            passed = await v.inspect("D-1")  # the script alternates: clean, then marked
+            failed = await v.inspect("D-2")
+            for _ in range(500):
+                if len(rec.events) >= 2:
+                    break
+                await asyncio.sleep(0.01)
+            return passed, failed, rec.events
+
+    passed, failed, events = asyncio.run(go())
+    assert (passed["Pass"], passed["DefectCount"], passed["DetectionCount"]) == (True, 0, 2)
+    assert (failed["Fail"], failed["DefectCount"], failed["DetectionCount"]) == (True, 1, 3)
+    ev_pass, ev_fail = events
+    assert (ev_pass.DefectCount, ev_pass.DefectClasses, ev_pass.DetectionCount) == (0, [], 2)
+    assert [x.Value for x in ev_pass.ResultContent] == ["PASS", 0, []]
+    assert (ev_fail.DefectCount, ev_fail.DefectClasses, ev_fail.DetectionCount) == (1, ["pit"], 3)
+    assert [x.Value for x in ev_fail.ResultContent] == ["FAIL", 1, ["pit"]]
+
+
+def test_unknown_recipe_in_recipeselect_is_refused_and_not_kept(running: Running) -> None:
+    async def go() -> dict:
+        out: dict = {}
+        async with Client(running.url) as c:
+            v = await Vision.connect(c)
+            rec = Recorder()
+            sub = await c.create_subscription(0, rec)
+            etype = await c.get_node(ua.ObjectIds.BaseEventType).get_child([f"{v.mv}:ErrorEventType"])
+            await sub.subscribe_events(v.mv_node(""), etype)
+            node = v.proj_node("Configuration.RecipeSelect")
+            try:
+                await node.write_value("no-such-recipe")
+                out["write"] = "Good"
+            except ua.UaStatusCodeError as exc:
+                out["write"] = _status(exc)
+            out["value"] = await node.read_value()
+            # in one request with a good item: the good one is written, the bad one refused
+            statuses = await c.uaclient.write(
+                ua.WriteParameters(
+                    NodesToWrite=[
+                        ua.WriteValue(
+                            NodeId=node.nodeid,
+                            AttributeId=ua.AttributeIds.Value,
+                            Value=ua.DataValue(ua.Variant("nope", ua.VariantType.String)),
+                        ),
+                        ua.WriteValue(
+                            NodeId=v.hs("PartId").nodeid,
+                            AttributeId=ua.AttributeIds.Value,
+                            Value=ua.DataValue(ua.Variant("P-9", ua.VariantType.String)),
+                        ),
+                    ]
+                )
+            )
+            out["mixed"] = [s.name for s in statuses]
+            out["part_id"] = await v.hs("PartId").read_value()
+            for _ in range(300):
+                if len(rec.events) >= 2:
+                    break
+                await asyncio.sleep(0.01)
+            out["events"] = [e.ErrorCode for e in rec.events]
+            out["value_after"] = await node.read_value()
+        return out
+
+    out = asyncio.run(go())
+    assert out["write"] == "BadOutOfRange"
+    assert out["value"] == "strict" and out["value_after"] == "strict"
+    assert running.station.recipe == "strict"
+    assert out["mixed"] == ["BadOutOfRange", "Good"] and out["part_id"] == "P-9"
+    assert out["events"] == ["UNKNOWN_RECIPE", "UNKNOWN_RECIPE"]
 
 
 async def _result_event_type(c: Client, v: Vision) -> ua.NodeId:

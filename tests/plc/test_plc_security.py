@@ -9,42 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from asyncua import Client, ua
 from asyncua.crypto.security_policies import SecurityPolicyAes256Sha256RsaPss, SecurityPolicyBasic256Sha256
 
-from plc.testing import CLIENT_URI, USERS, Running, Vision, free_port, station_config, wait_until
-
-
-@pytest.fixture(scope="module")
-def secured(tmp_path_factory: pytest.TempPathFactory, pki: Any) -> Any:
-    """One secured station for the whole module (its start is the slow part)."""
-    from inspect_app.station import Station
-    from inspect_app.testing.fakes import ScriptedDetector, ScriptedSource, part_image
-    from plc.link import make_link
-
-    port = free_port()
-    opcua = {
-        "mode": "server",
-        "endpoint": f"opc.tcp://127.0.0.1:{port}/",
-        "security": ["Basic256Sha256", "Aes256Sha256RsaPss"],
-        "application_uri": "urn:inspect-app:test-station",
-        "certificate": str(pki.server_cert),
-        "private_key": str(pki.server_key),
-        "trust_dir": str(pki.trust_dir),
-        "users": pki.users,
-        "handshake": {"heartbeat_period_s": 0.05},
-    }
-    cfg = station_config(tmp_path_factory.mktemp("secured"), opcua)
-    det = ScriptedDetector()
-    st = Station(cfg, source=ScriptedSource([part_image(False)], loop=True), detectors={"fake": det})
-    st.start()
-    link = make_link(cfg)
-    assert link is not None
-    link.start(st)
-    yield Running(st, link, det, cfg)
-    link.stop()
-    st.stop()
+from plc.testing import CLIENT_URI, USERS, Running, Vision, wait_until
 
 
 async def _client(
@@ -72,17 +40,18 @@ async def _client(
     return c
 
 
-def _refusal(coro: Any) -> str:
-    async def go() -> str:
-        try:
-            await coro
-        except ua.UaStatusCodeError as exc:
-            return type(exc).__name__
-        except ua.UaError as exc:
-            return f"UaError: {exc}"
-        return "accepted"
+async def _refusal_in_loop(coro: Any) -> str:
+    try:
+        await coro
+    except ua.UaStatusCodeError as exc:
+        return type(exc).__name__
+    except ua.UaError as exc:
+        return f"UaError: {exc}"
+    return "accepted"
 
-    return asyncio.run(go())
+
+def _refusal(coro: Any) -> str:
+    return asyncio.run(_refusal_in_loop(coro))
 
 
 def test_production_policies_accept_a_trusted_operator(secured: Running, pki: Any) -> None:
@@ -95,6 +64,9 @@ def test_production_policies_accept_a_trusted_operator(secured: Running, pki: An
         modes = {(e.SecurityPolicyUri.split("#")[1], e.SecurityMode.name) for e in endpoints}
         return result["ResultPartId"], str(sorted(modes))
 
+    status = secured.link.status()
+    assert status["secured"] is True and status["faults"] == []
+    assert status["security_mode"] == "Basic256Sha256/SignAndEncrypt + Aes256Sha256RsaPss/SignAndEncrypt"
     for policy in (SecurityPolicyBasic256Sha256, SecurityPolicyAes256Sha256RsaPss):
         part, modes = asyncio.run(go(policy))
         assert part == f"S-{policy.__name__[-6:]}"
@@ -128,18 +100,21 @@ def test_untrusted_client_certificate_is_refused(secured: Running, pki: Any) -> 
     assert _refusal(connect()) == "BadCertificateUntrusted"
 
 
-def test_unsecured_client_is_refused_by_the_server(secured: Running) -> None:
-    plain = Client(secured.url, timeout=3)  # a well-behaved client does not even find an endpoint
-    assert _refusal(plain.connect()).startswith("UaError: No matching endpoints")
+def test_unsecured_channel_answers_discovery_only(secured: Running) -> None:
+    """Security policy None is off: a None channel may still be opened (clients discover the endpoints over
+    one), but only GetEndpoints/FindServers are answered there. A login is never looked at, so a password
+    neither travels to be checked in clear nor learns whether it is right."""
+    plain = Client(secured.url, timeout=3)
+    assert _refusal(plain.connect()) == "BadSecurityModeInsufficient"
 
-    async def sneak() -> Any:
-        """An unsecured channel opened anyway, as an attacker would, with valid credentials: the client-side
-        endpoint check is skipped by speaking the services directly, so the refusal seen is the server's."""
+    async def sneak() -> tuple[list[str], str, str]:
         c = Client(secured.url, timeout=3)
         await c.connect_socket()
         try:
             await c.send_hello()
             await c.open_secure_channel()  # SecurityPolicy None
+            endpoints = await c.uaclient.get_endpoints(ua.GetEndpointsParameters(EndpointUrl=secured.url))
+            modes = sorted(e.SecurityMode.name for e in endpoints)
             params = ua.CreateSessionParameters(
                 ClientDescription=ua.ApplicationDescription(
                     ApplicationUri=CLIENT_URI, ApplicationType=ua.ApplicationType.Client
@@ -150,21 +125,23 @@ def test_unsecured_client_is_refused_by_the_server(secured: Running) -> None:
                 RequestedSessionTimeout=60000,
                 MaxResponseMessageSize=0,
             )
-            await c.uaclient.create_session(params)
+            create = await _refusal_in_loop(c.uaclient.create_session(params))
             token = ua.UserNameIdentityToken(
                 PolicyId="username", UserName="otto", Password=USERS["otto"][1].encode()
             )
-            await c.uaclient.activate_session(
-                ua.ActivateSessionParameters(UserIdentityToken=token, LocaleIds=["en"])
+            activate = await _refusal_in_loop(
+                c.uaclient.activate_session(
+                    ua.ActivateSessionParameters(UserIdentityToken=token, LocaleIds=["en"])
+                )
             )
-            state = ua.ReadValueId(
-                NodeId=ua.NodeId(ua.ObjectIds.Server_ServerStatus_State), AttributeId=ua.AttributeIds.Value
-            )
-            return await c.uaclient.read(ua.ReadParameters(NodesToRead=[state]))
+            return modes, create, activate
         finally:
             c.disconnect_socket()
 
-    assert _refusal(sneak()) == "BadUserAccessDenied"
+    modes, create, activate = asyncio.run(sneak())
+    assert modes == ["SignAndEncrypt", "SignAndEncrypt"]  # discovery works, and lists secured endpoints only
+    assert create == "BadSecurityModeInsufficient"
+    assert activate == "BadSecurityModeInsufficient"
 
 
 def test_roles_are_enforced_per_node_and_method(secured: Running, pki: Any) -> None:

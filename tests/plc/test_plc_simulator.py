@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from inspect_app.station import Station
 from inspect_app.testing.fakes import ScriptedDetector, ScriptedSource, part_image
 from plc.link import make_link
 from plc.simulator import Connection, Faults, PlcSimulator
-from plc.testing import Running, free_port
+from plc.testing import USERS, Running, free_port
 
 
 @pytest.fixture
@@ -43,7 +44,9 @@ def demo_like(tmp_path: Path) -> Running:
     link = make_link(cfg)
     assert link is not None
     link.start(st)
-    assert link.status()["security"] == "None (unsecured, loopback only)"
+    status = link.status()
+    assert status["security"] == "None (unsecured, loopback only)"
+    assert status["secured"] is False and status["security_mode"] == "None"
     yield Running(st, link, det, cfg)
     link.stop()
     st.stop()
@@ -95,3 +98,17 @@ def test_simulate_plc_command_without_a_station(capsys: pytest.CaptureFixture[st
     rc = main(["simulate-plc", "--url", f"opc.tcp://127.0.0.1:{free_port()}/", "--parts", "1"])
     assert rc == 2
     assert "cannot reach the station" in capsys.readouterr().err
+
+
+def test_simulate_plc_announces_the_application_uri_of_its_certificate(
+    secured: Running, pki: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 10, point 11: a secured station refuses a client whose announced URI is not its certificate's;
+    the simulator announces the URI of the certificate it is given (here the test client's)."""
+    monkeypatch.setenv("INSPECT_APP_OPCUA_PASSWORD", USERS["otto"][1])
+    security = f"Basic256Sha256,SignAndEncrypt,{pki.client2_cert},{pki.client2_key},{pki.server_cert}"
+    argv = ["simulate-plc", "--url", secured.url, "--user", "otto", "--security", security]
+    rc = main([*argv, "--parts", "2", "--rate", "50"])
+    out = capsys.readouterr()
+    assert rc == 0, out.out + out.err
+    assert "parts triggered: 2, results received: 2" in out.out
