@@ -1,7 +1,9 @@
 """A local control channel for a running station: software triggers and recipe switches from the CLI.
 
 The station listens on a Unix socket in its state directory (``var/station.sock``), so only users who
-can write there can drive it. One JSON object per line in, one per line out:
+can write there can drive it. The state dir's lock (``state_dir_lock``) makes the socket its station's
+alone: a stale socket left by a killed station is replaced at start, and at stop the socket is removed only
+if it is still the one this server made. One JSON object per line in, one per line out:
 ``{"cmd": "trigger", "part_id": "A-17"}``, ``{"cmd": "recipe", "name": "pcb-b", "who": "alice"}``,
 ``{"cmd": "reset"}``, ``{"cmd": "status"}``.
 """
@@ -14,9 +16,11 @@ import logging
 import socket
 import socketserver
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from inspect_app.health import HealthSnapshot
 from inspect_app.station import NotRunning, Station
 
 log = logging.getLogger(__name__)
@@ -24,7 +28,10 @@ log = logging.getLogger(__name__)
 SOCKET_NAME = "station.sock"
 
 
-def handle(station: Station, request: dict[str, Any]) -> dict[str, Any]:
+HealthProbe = Callable[[], HealthSnapshot | None]
+
+
+def handle(station: Station, request: dict[str, Any], health: HealthProbe | None = None) -> dict[str, Any]:
     cmd = request.get("cmd")
     try:
         if cmd == "trigger":
@@ -36,13 +43,17 @@ def handle(station: Station, request: dict[str, Any]) -> dict[str, Any]:
         if cmd == "reset":
             return {"ok": station.reset(who=str(request.get("who", "cli"))), "state": str(station.state)}
         if cmd == "status":
+            snapshot = (health() if health else None) or station.health()
             return {
                 "ok": True,
                 "state": str(station.state),
                 "error_code": station.error_code,
+                "error_text": station.error_text,
                 "recipe": station.recipe,
                 "recipes": station.recipes,
                 "counters": station.counters,
+                "health": snapshot.as_dict(),
+                "status_line": snapshot.status_line(),
             }
     except (KeyError, NotRunning) as exc:
         return {"ok": False, "error": str(exc).strip("'\"")}
@@ -50,19 +61,21 @@ def handle(station: Station, request: dict[str, Any]) -> dict[str, Any]:
 
 
 class ControlServer:
-    def __init__(self, station: Station, path: Path) -> None:
+    def __init__(self, station: Station, path: Path, health: HealthProbe | None = None) -> None:
         self.station = station
         self.path = path
+        self.health = health
         self._server: socketserver.UnixStreamServer | None = None
+        self._inode: int | None = None
 
     def start(self) -> None:
-        station = self.station
+        station, health = self.station, self.health
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self) -> None:
                 for line in self.rfile:
                     try:
-                        reply = handle(station, json.loads(line))
+                        reply = handle(station, json.loads(line), health)
                     except (ValueError, TypeError) as exc:
                         reply = {"ok": False, "error": f"bad request: {exc}"}
                     self.wfile.write(json.dumps(reply).encode() + b"\n")
@@ -71,6 +84,7 @@ class ControlServer:
             self.path.unlink()  # a socket left by a killed station
         self._server = socketserver.ThreadingUnixStreamServer(str(self.path), Handler)
         self._server.daemon_threads = True
+        self._inode = self.path.stat().st_ino
         threading.Thread(target=self._server.serve_forever, name="control", daemon=True).start()
 
     def stop(self) -> None:
@@ -78,7 +92,8 @@ class ControlServer:
             self._server.shutdown()
             self._server.server_close()
             with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
+                if self.path.stat().st_ino == self._inode:  # never another station's socket
+                    self.path.unlink()
 
 
 def send(state_dir: Path, request: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:

@@ -38,6 +38,9 @@ class LinkHealth:
     security_mode: str  # e.g. "None", "Basic256Sha256/SignAndEncrypt"
     detail: str
     faults: tuple[str, ...] = ()
+    mode: str = ""  # "server" | "client" | ...
+    endpoint: str = ""
+    peers: int | None = None  # a server's connected clients; None where it does not apply
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,9 @@ def link_health(name: str, status: dict[str, Any]) -> LinkHealth:
         security_mode=str(status.get("security_mode") or status.get("security") or "None"),
         detail=str(status.get("detail", "")),
         faults=tuple(str(f) for f in status.get("faults", ()) or ()),
+        mode=str(status.get("mode", "")),
+        endpoint=str(status.get("endpoint", "")),
+        peers=None if status.get("clients") is None else int(status["clients"]),
     )
 
 

@@ -52,7 +52,8 @@ def run_gui(cfg: StationConfig, max_parts: int | None = None, *, lang: str | Non
     translations = Translations(app)
     translations.set_language(pick_language(cfg, lang))
     feed = StationFeed()
-    controller = StationController(station_factory or (lambda: Station(cfg, max_parts=max_parts)), feed)
+    controller = StationController(station_factory or (lambda: Station(cfg, max_parts=max_parts)), feed,
+                                   config=cfg)
     controller.started.connect(freeze_startup_objects)
     window = MainWindow(cfg, controller, feed, translations, max_parts=max_parts)
     window.show()
@@ -73,5 +74,5 @@ def run_gui(cfg: StationConfig, max_parts: int | None = None, *, lang: str | Non
         wake.stop()
         for s, handler in previous.items():
             signal.signal(s, handler)
-        controller.wait(60.0)
+        controller.close()
     return window.exit_code

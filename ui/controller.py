@@ -1,12 +1,10 @@
-"""Starts and stops the station for the window, off the Qt thread, the way ``headless`` runs it.
+"""Starts and stops the station for the window, off the Qt thread, through ``RunSession`` as headless does.
 
 Start loads and verifies every model (seconds) and a stop flushes every queued result to the DB (up to the
 station's stop timeout): both run in a worker thread, and the window hears about the outcome through Qt
-signals (queued to the Qt thread). Around the station, as in headless mode: the control socket (so
-``inspect-app trigger/recipe/status`` work while the window is open) and the station's links (OPC UA),
-started after the station and stopped before it.
-
-A stopped ``Station`` cannot be started again, so each start builds a new one with ``factory``.
+signals (queued to the Qt thread). The session holds the state dir's lock for the window's life, starts the
+control socket (so ``inspect-app trigger/recipe/status`` work while the window is open) and the links, with
+the same policy as headless: a link that cannot start stops the start, and the window says why.
 """
 
 from __future__ import annotations
@@ -17,16 +15,17 @@ from collections.abc import Callable
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from inspect_app.control import SOCKET_NAME, ControlServer
-from inspect_app.links import StationLink, build_links
+from inspect_app.config import StationConfig
+from inspect_app.health import HealthSnapshot
+from inspect_app.links import StationLink
+from inspect_app.run_session import LinksFactory, RunSession, SessionError
 from inspect_app.station import StartupError, Station
-from inspect_app.types import Severity, StatusEvent
 from ui.feed import StationFeed
 from ui.priority import Launcher
 
 log = logging.getLogger(__name__)
 
-LinksFactory = Callable[[Station], list[StationLink]]
+__all__ = ["LinksFactory", "StationController"]
 
 
 class StationController(QObject):
@@ -39,23 +38,34 @@ class StationController(QObject):
         factory: Callable[[], Station],
         feed: StationFeed,
         *,
+        config: StationConfig | None = None,
         links: LinksFactory | None = None,
         control_socket: bool = True,
         launcher: Launcher | None = None,
     ) -> None:
         super().__init__()
-        self._factory = factory
         self._feed = feed
-        self._links_factory = links or (lambda st: build_links(st.config))
-        self._control_socket = control_socket
-        self.station: Station | None = None
-        self.links: list[StationLink] = []
-        self._control: ControlServer | None = None
+        self.session = RunSession(
+            config, factory, links=links, control_socket=control_socket,
+            on_result=feed.on_result, on_event=feed.on_event,
+        )  # fmt: skip
         self._busy = threading.Lock()  # one start or stop at a time
         self._worker: threading.Thread | None = None
         self.last_error: str | None = None
         # made now, before the window lowers the Qt thread's priority: stations start at the normal one
         self._launcher = launcher or Launcher()
+
+    @property
+    def station(self) -> Station | None:
+        return self.session.station
+
+    @property
+    def links(self) -> list[StationLink]:
+        return list(self.session.links)
+
+    def health(self) -> HealthSnapshot | None:
+        """The session's health snapshot (station and links); call it off the Qt thread."""
+        return self.session.health()
 
     @property
     def busy(self) -> bool:
@@ -79,6 +89,11 @@ class StationController(QObject):
         self._spawn(self._stop, "ui-station-stop")
         return True
 
+    def close(self) -> None:
+        """The window is closing: release the state dir (after the last stop)."""
+        self.wait(60.0)
+        self.session.close()
+
     def wait(self, timeout: float | None = None) -> None:
         """For tests and shutdown: wait for a start or stop under way."""
         if self._worker is not None:
@@ -92,75 +107,23 @@ class StationController(QObject):
         self._worker = self.spawn(target, name)
 
     def _start(self) -> None:
-        station = None
         try:
-            station = self._factory()
-            station.add_result_listener(self._feed.on_result)
-            station.add_event_listener(self._feed.on_event)
-            station.start()
+            station = self.session.start()
         except Exception as exc:  # thread boundary: a start that fails must reach the operator, not a log
-            if not isinstance(exc, StartupError):
+            if not isinstance(exc, StartupError | SessionError):
                 log.exception("station start failed")
-            self._release_failed(station)
-            self._fail(str(exc) if isinstance(exc, StartupError) else f"{type(exc).__name__}: {exc}")
-            return
-        try:
-            if self._control_socket:
-                self._control = ControlServer(station, station.state_dir / SOCKET_NAME)
-                self._control.start()
-            self.links = self._start_links(station)
-        finally:
-            self.station = station
-            self.last_error = None
+            known = isinstance(exc, StartupError | SessionError)
+            self.last_error = str(exc) if known else f"{type(exc).__name__}: {exc}"
             self._busy.release()
+            self.start_failed.emit(self.last_error)
+            return
+        self.last_error = None
+        self._busy.release()
         self.started.emit(station)
 
-    def _start_links(self, station: Station) -> list[StationLink]:
-        started = []
-        for link in self._links_factory(station):
-            try:
-                link.start(station)
-                started.append(link)
-            except Exception as exc:  # one link's failure (port taken) must not take the station down
-                log.exception("link %s failed to start", getattr(link, "name", link))
-                msg = f"link {link.name} not started: {exc}"
-                self._feed.on_event(StatusEvent("link", Severity.ERROR, msg))
-        return started
-
-    @staticmethod
-    def _release_failed(station: Station | None) -> None:
-        """A start can fail after the results store was opened; stop() closes whatever was opened."""
-        if station is None:
-            return
-        try:
-            station.stop(timeout=5.0)
-        except Exception:  # already failing: the start error is the one to report
-            log.exception("cleaning up after a failed start")
-
-    def _fail(self, message: str) -> None:
-        self.last_error = message
-        self._busy.release()
-        self.start_failed.emit(message)
-
     def _stop(self) -> None:
-        station, links, control = self.station, self.links, self._control
-        error = None
         try:
-            for link in links:
-                try:
-                    link.stop()
-                except Exception:  # keep stopping the rest: the station must still flush its results
-                    log.exception("link %s failed to stop", getattr(link, "name", link))
-            if control is not None:
-                control.stop()
-            if station is not None:
-                try:
-                    station.stop()
-                except Exception as exc:  # e.g. the DB did not flush in time: the window must say so
-                    log.exception("station stop failed")
-                    error = f"{type(exc).__name__}: {exc}"
+            self.last_error = self.session.stop()
         finally:
-            self.station, self.links, self._control = None, [], None
-            self.last_error = error
             self._busy.release()
         self.stopped.emit()

@@ -188,7 +188,7 @@ class DbReader(QObject):
             return []
         return [dict(r) for r in rows]
 
-    def _q_health(self, link_status: Callable[[], list[tuple[str, dict[str, Any]]]]) -> dict[str, Any]:
+    def _q_health(self, snapshot: Callable[[], Any]) -> dict[str, Any]:
         usage = shutil.disk_usage(self.state_dir if self.state_dir.exists() else self.state_dir.parent)
         out: dict[str, Any] = {"disk_free": usage.free, "disk_total": usage.total}
         try:
@@ -197,5 +197,5 @@ class DbReader(QObject):
         except (sqlite3.Error, StoreError, OSError) as exc:
             self._drop_conn()
             out["db_ok"], out["db_error"] = False, str(exc)
-        out["links"] = link_status()  # link.status() may take a lock or ask a server: not on the Qt thread
+        out["snapshot"] = snapshot()  # link.status() may take a lock or ask a server: not on the Qt thread
         return out

@@ -322,8 +322,7 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
             st = self.controller.station
             names = self.names_and_roi(st.recipe if st else None)[0]
             self.reader.request("gallery", self.config.ui.gallery_size, names)
-        links = list(self.controller.links)
-        self.reader.request("health", lambda: [(ln.name, _status(ln)) for ln in links])
+        self.reader.request("health", self.controller.health)
 
     def _on_read(self, kind: str, payload: Any) -> None:
         if isinstance(payload, dict) and "error" in payload and kind != "health":
@@ -393,10 +392,3 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
         self.close_dialogs()
         event.accept()
 
-
-def _status(link: Any) -> dict[str, Any]:
-    try:
-        return dict(link.status())
-    except Exception as exc:  # a link's status must not break the health read of the others
-        log.exception("status of link %s failed", getattr(link, "name", link))
-        return {"connected": False, "security": "", "detail": "", "error": str(exc)}

@@ -3,7 +3,8 @@
 A light is never only a colour: each has words, for the colour-blind and for the phone photo sent to the
 engineer. The station state is shown with the OPC UA Machine Vision names the PLC sees (Preoperational,
 Operational: Ready / ContinuousExecution, Error, Halted). A link without security says "UNSECURED" in its
-text and is never green.
+text and is never green. Camera, database, disk and links are read from the station's health snapshot
+(``inspect_app.health``): whether a link is secured is a field there, never guessed from a text.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from PyQt6.QtGui import QColor, QPainter
 from PyQt6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
 from inspect_app.config import StationConfig
+from inspect_app.health import HealthSnapshot, LinkHealth
 from inspect_app.state import StationState
 from inspect_app.station import Station
 from ui.i18n import QT_TRANSLATE_NOOP, Retranslatable, translate
@@ -31,7 +33,6 @@ TITLES = {
     "db": QT_TRANSLATE_NOOP("StatusLights", "Database"),
     "disk": QT_TRANSLATE_NOOP("StatusLights", "Disk"),
 }
-UNSECURED = {"", "none", "unsecured", "nosecurity"}
 
 
 @dataclass
@@ -42,7 +43,11 @@ class StatusInputs:
     start_error: str | None = None
     camera_error: str | None = None  # last camera error message while the camera is failing
     store_error: str | None = None  # last DB error while commits fail
-    health: dict[str, Any] = field(default_factory=dict)  # from DbReader "health"
+    health: dict[str, Any] = field(default_factory=dict)  # from DbReader "health" (with its "snapshot")
+
+    @property
+    def snapshot(self) -> HealthSnapshot | None:
+        return self.health.get("snapshot")
 
 
 def source_text(cfg: StationConfig) -> str:
@@ -83,13 +88,15 @@ def assess(i: StatusInputs) -> list[tuple[str, str, str]]:
     src = source_text(i.config)
     if acquire is not None and i.config.source.kind == "synthetic":
         src = getattr(acquire.source, "name", "") or src
+    snap = i.snapshot if st is not None else None
     if st is None:
         out.append(("camera", OFF, src))
-    elif i.camera_error or st.error_code == "CAMERA_ERROR":
-        why = i.camera_error or translate("StatusLights", "no frames")
+    elif i.camera_error or st.error_code == "CAMERA_ERROR" or (snap is not None and not snap.camera.ok):
+        why = i.camera_error or (snap.camera.detail if snap else "") or translate("StatusLights", "no frames")
         out.append(("camera", ERROR, f"{src}: {why}"))
     else:
-        out.append(("camera", OK, src))
+        live = snap is not None and snap.camera.state not in ("ok", "closed")
+        out.append(("camera", OK, src + (f" · {snap.camera.state}" if live and snap else "")))
     # model of the active recipe
     if st is None:
         model = Path(i.config.recipes[i.config.active_recipe].model)
@@ -101,13 +108,19 @@ def assess(i: StatusInputs) -> list[tuple[str, str, str]]:
         else:
             out.append(("model", OK, f"{det.info.name} {det.info.version} ({det.info.backend})"))
     # links
-    links = i.health.get("links") or []
+    links = snap.links if snap is not None else ()
     if not links:
-        out.append(("link", OFF, translate("StatusLights", "none configured")))
-    for name, status in links:
-        out.append(("link", *link_light(name, status)))
+        if i.config.opcua.mode == "off":
+            out.append(("link", OFF, translate("StatusLights", "none configured")))
+        else:  # configured, and the station is stopped (or starting): say what it would be
+            out.append(("link", OFF, translate("StatusLights", "{0} ({1}): not running").format(
+                "opcua", i.config.opcua.mode)))
+    for link in links:
+        out.append(("link", *link_light(link)))
     # database
-    if i.store_error:
+    if snap is not None and not snap.db.ok:
+        out.append(("db", ERROR, snap.db.detail))
+    elif i.store_error:
         out.append(("db", ERROR, i.store_error))
     elif i.health.get("db_ok"):
         mb = i.health.get("db_bytes", 0) / 1e6
@@ -117,7 +130,9 @@ def assess(i: StatusInputs) -> list[tuple[str, str, str]]:
         out.append(("db", OFF if st is None else WARN, why))
     # disk
     free = i.health.get("disk_free")
-    if free is None:
+    if snap is not None and not snap.disk.ok:
+        out.append(("disk", ERROR if snap.disk.state == "full" else WARN, snap.disk.detail))
+    elif free is None:
         out.append(("disk", OFF, "…"))
     else:
         r = i.config.store.retention
@@ -130,30 +145,24 @@ def assess(i: StatusInputs) -> list[tuple[str, str, str]]:
     return out
 
 
-def link_light(name: str, status: dict[str, Any]) -> tuple[str, str]:
+def link_light(link: LinkHealth) -> tuple[str, str]:
     """A link's light. Green only when connected and secured; a server with no client is amber (the PLC
     is not there), and an unsecured link says so first, with its security mode."""
-    security = str(status.get("security") or "")
-    flat = security.strip().lower().replace(" ", "")
-    # the OPC UA link says e.g. "None (unsecured, loopback only)": any "None"/"unsecured" is unsecured
-    secure = not (flat in UNSECURED or flat.startswith("none") or "unsecured" in flat)
-    if status.get("error"):
-        return ERROR, f"{name}: {status['error']}"
-    if status.get("mode") == "server" and "clients" in status:
-        clients = int(status.get("clients") or 0)
-        state = translate("StatusLights", "server {0}, {1} client(s)").format(status.get("endpoint", ""),
-                                                                              clients)
-        up = bool(status.get("connected")) and clients > 0
+    if link.mode == "server" and link.peers is not None:
+        state = translate("StatusLights", "server {0}, {1} client(s)").format(link.endpoint, link.peers)
+        up = link.connected and link.peers > 0
     else:
-        up = bool(status.get("connected"))
+        up = link.connected
         state = translate("StatusLights", "connected") if up else translate("StatusLights", "not connected")
-        if status.get("detail"):
-            state += f" · {status['detail']}"
-    if secure:
-        return (OK if up else WARN), f"{name}: {state} · {security}"
-    mode = security.split("(")[0].strip() or "None"
+        if link.detail:
+            state += f" · {link.detail}"
+    if link.faults:
+        state += " · " + translate("StatusLights", "fault {0}").format(", ".join(link.faults))
+    if link.secured:
+        return (OK if up and not link.faults else WARN), f"{link.name}: {state} · {link.security_mode}"
+    mode = link.security_mode.split("(")[0].strip() or "None"
     unsecured = translate("StatusLights", "UNSECURED")
-    return WARN, f"{unsecured} ({mode}) · {name}: {state}"
+    return WARN, f"{unsecured} ({mode}) · {link.name}: {state}"
 
 
 class Light(QWidget):

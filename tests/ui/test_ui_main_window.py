@@ -96,18 +96,22 @@ def test_unsecured_plc_link_is_spelled_out(harness: Any, qtbot: Any) -> None:
 
 
 def test_link_light_is_green_only_secured_and_with_a_peer() -> None:
+    from inspect_app.health import link_health
     from ui.status_lights import link_light
 
-    secured = "Basic256Sha256 SignAndEncrypt; 2 user(s), no anonymous"
-    server = {"connected": True, "security": secured, "mode": "server", "endpoint": "opc.tcp://x:4840/"}
-    assert link_light("opcua", {**server, "clients": 1})[0] == "ok"
-    assert link_light("opcua", {**server, "clients": 0})[0] == "warn"  # no PLC connected
-    client = {"connected": False, "security": "Basic256Sha256 SignAndEncrypt (client)", "detail": "retrying"}
-    level, text = link_light("opcua", client)
+    secured = {"secured": True, "security_mode": "Basic256Sha256/SignAndEncrypt"}
+    server = {"connected": True, **secured, "mode": "server", "endpoint": "opc.tcp://x:4840/"}
+    assert link_light(link_health("opcua", {**server, "clients": 1}))[0] == "ok"
+    assert link_light(link_health("opcua", {**server, "clients": 0}))[0] == "warn"  # no PLC connected
+    assert link_light(link_health("opcua", {**server, "clients": 1, "faults": ["ACK_TIMEOUT"]}))[0] == "warn"
+    client = {"connected": False, **secured, "detail": "retrying"}
+    level, text = link_light(link_health("opcua", client))
     assert level == "warn" and "not connected" in text and "retrying" in text
-    assert link_light("opcua", {**client, "connected": True})[0] == "ok"
-    assert link_light("opcua", {"connected": True, "security": ""})[0] == "warn"  # unknown = unsecured
-    assert link_light("opcua", {"error": "boom"})[0] == "error"
+    assert link_light(link_health("opcua", {**client, "connected": True}))[0] == "ok"
+    # a text that merely sounds secure does not make a link secured: only the field does
+    sounds_secure = {"connected": True, "security": "Basic256Sha256 SignAndEncrypt"}
+    level, text = link_light(link_health("opcua", sounds_secure))
+    assert level == "warn" and text.startswith("UNSECURED")
 
 
 def test_counter_reset_is_recorded_and_restarts_the_shift(harness: Any, qtbot: Any, rows: Any) -> None:

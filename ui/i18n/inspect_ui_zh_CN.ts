@@ -120,17 +120,17 @@
 </context><context>
     <name>LiveView</name>
     <message>
-        <location filename="../live_view.py" line="76" />
+        <location filename="../live_view.py" line="74" />
         <source>Waiting for the first part…</source>
         <translation>等待第一个工件…</translation>
     </message>
     <message>
-        <location filename="../live_view.py" line="78" />
+        <location filename="../live_view.py" line="76" />
         <source>No image ({0})</source>
         <translation>无图像（{0}）</translation>
     </message>
     <message>
-        <location filename="../live_view.py" line="80" />
+        <location filename="../live_view.py" line="78" />
         <source>No image</source>
         <translation>无图像</translation>
     </message>
@@ -260,17 +260,17 @@
         <translation>配方 {0} 已生效，但未能保存：{1}</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="346" />
+        <location filename="../main_window.py" line="345" />
         <source>Station started.</source>
         <translation>工位已启动。</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="355" />
+        <location filename="../main_window.py" line="354" />
         <source>Cannot start: {0}</source>
         <translation>无法启动：{0}</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="367" />
+        <location filename="../main_window.py" line="366" />
         <source>Station stopped; every queued result was saved.</source>
         <translation>工位已停止；所有排队结果均已保存。</translation>
     </message>
@@ -703,117 +703,127 @@ part {1}</source>
 </context><context>
     <name>StatusLights</name>
     <message>
-        <location filename="../status_lights.py" line="27" />
+        <location filename="../status_lights.py" line="29" />
         <source>Station</source>
         <translation>工位</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="28" />
+        <location filename="../status_lights.py" line="30" />
         <source>Camera</source>
         <translation>相机</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="29" />
+        <location filename="../status_lights.py" line="31" />
         <source>Model</source>
         <translation>模型</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="30" />
+        <location filename="../status_lights.py" line="32" />
         <source>PLC link</source>
         <translation>PLC 连接</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="31" />
+        <location filename="../status_lights.py" line="33" />
         <source>Database</source>
         <translation>数据库</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="32" />
+        <location filename="../status_lights.py" line="34" />
         <source>Disk</source>
         <translation>磁盘</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="68" />
+        <location filename="../status_lights.py" line="73" />
         <source>Preoperational (starting)</source>
         <translation>Preoperational（启动中）</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="69" />
+        <location filename="../status_lights.py" line="74" />
         <source>Stopping: saving results</source>
         <translation>停止中：正在保存结果</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="70" />
+        <location filename="../status_lights.py" line="75" />
         <source>Start failed: {0}</source>
         <translation>启动失败：{0}</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="72" />
+        <location filename="../status_lights.py" line="77" />
         <source>Halted</source>
         <translation>Halted（已停止）</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="75" />
+        <location filename="../status_lights.py" line="80" />
         <source>Error: {0}</source>
         <translation>Error（故障）：{0}</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="77" />
+        <location filename="../status_lights.py" line="82" />
         <source>Operational · {0} · recipe {1}</source>
         <translation>Operational（运行中）· {0} · 配方 {1}</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="89" />
+        <location filename="../status_lights.py" line="95" />
         <source>no frames</source>
         <translation>无图像帧</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="100" />
+        <location filename="../status_lights.py" line="107" />
         <source>not loaded</source>
         <translation>未加载</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="106" />
+        <location filename="../status_lights.py" line="114" />
         <source>none configured</source>
         <translation>未配置</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="114" />
+        <location filename="../status_lights.py" line="116" />
+        <source>{0} ({1}): not running</source>
+        <translation>{0}（{1}）：未运行</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="127" />
         <source>{0} · {1:.1f} MB</source>
         <translation>{0} · {1:.1f} MB</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="116" />
+        <location filename="../status_lights.py" line="129" />
         <source>not open yet</source>
         <translation>尚未打开</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="126" />
+        <location filename="../status_lights.py" line="141" />
         <source>{0:.1f} GB free</source>
         <translation>可用 {0:.1f} GB</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="128" />
+        <location filename="../status_lights.py" line="143" />
         <source>images not saved</source>
         <translation>图像未保存</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="144" />
+        <location filename="../status_lights.py" line="152" />
         <source>server {0}, {1} client(s)</source>
         <translation>服务器 {0}，{1} 个客户端</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="149" />
+        <location filename="../status_lights.py" line="156" />
         <source>connected</source>
         <translation>已连接</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="149" />
+        <location filename="../status_lights.py" line="156" />
         <source>not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="155" />
+        <location filename="../status_lights.py" line="160" />
+        <source>fault {0}</source>
+        <translation>故障 {0}</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="164" />
         <source>UNSECURED</source>
         <translation>未加密（不安全）</translation>
     </message>
