@@ -186,6 +186,13 @@ def _run_station(cfg: StationConfig, args: argparse.Namespace) -> int:
         updates["trigger"] = cfg.trigger.model_copy(update={"mode": args.trigger})
     cfg = cfg.model_copy(update=updates)
 
+    from inspect_app.state_dir_lock import holder_pid
+
+    owner = holder_pid(cfg.state_dir)  # refuse before touching anything of the station that runs there
+    if owner is not None:
+        print(f"cannot start: state dir {cfg.state_dir} is in use by PID {owner} (another station runs on "
+              "it); stop that station or give this one its own state_dir", file=sys.stderr)  # fmt: skip
+        return 2
     from inspect_app.offline import configure_offline
 
     configure_offline(cfg.state_dir)

@@ -137,11 +137,13 @@ class AcquireWorker:
             frame = self._acquire(request)
             if frame is not None:
                 self._hand_on(request, frame, stop)
-        except Exception as exc:  # stage boundary: the part in hand is recorded, the station goes to Error
+        except BaseException as exc:  # stage boundary: the part in hand is recorded, the station to Error
             log.exception("acquire failed on part %s", request.part_id)
             msg = f"acquire failed: {type(exc).__name__}: {exc}"
             self._record(request, "INTERNAL_ERROR", msg, frame=frame)
             self.host.on_worker_fault("acquire", request.part_id, exc)
+            if not isinstance(exc, Exception):
+                raise  # SystemExit and the like end the thread: the thread guard and the supervisor take over
         finally:
             self.monitor.end()
 
@@ -257,11 +259,13 @@ class DetectWorker:
                     frame=frame, model=None,
                 )  # fmt: skip
             host.submit(inspection)
-        except Exception as exc:  # stage boundary: the part in hand is recorded, the station goes to Error
+        except BaseException as exc:  # stage boundary: the part in hand is recorded, the station to Error
             log.exception("detect stage failed on part %s", request.part_id)
             msg = f"detect stage failed: {type(exc).__name__}: {exc}"
             host.submit(make_inspection(host, request, not_inspected("INTERNAL_ERROR", msg), frame=frame))
             host.on_worker_fault("detect", request.part_id, exc)
+            if not isinstance(exc, Exception):
+                raise
         finally:
             self.monitor.end()
 
@@ -284,8 +288,10 @@ class DetectWorker:
         if decision.error_code == ROI_OUTSIDE_IMAGE:
             host.on_roi_problem(decision.reasons[0].message, frame.image.shape[:2])
         times = StageTimes(request.requested_mono, item.acquired_mono, started, detected, time.monotonic())
+        # the picture's age at the trigger (negative: taken after it), so every record shows how fresh it was
+        timings = {**times.as_ms(), "frame_age": round(_age(request, frame) * 1000, 3)}
         return make_inspection(
-            host, request, decision, frame=frame, detections=detections, timings=times.as_ms(), model=model
+            host, request, decision, frame=frame, detections=detections, timings=timings, model=model
         )
 
 

@@ -34,6 +34,13 @@ ResultListener = Callable[[CommittedInspection], None]
 EventListener = Callable[[StatusEvent], None]
 
 
+# which cause an Error shows when several come together (higher wins; equal: the newer)
+_ERROR_RANK = {
+    "WORKER_DIED": 5, "DISK_FULL": 4, "STORE_ERROR": 4, "STAGE_STALLED": 3, "INTERNAL_ERROR": 2,
+    "ROI_OUTSIDE_IMAGE": 2, "CAMERA_ERROR": 1,
+}  # fmt: skip
+
+
 class StartupError(RuntimeError):
     """The station cannot start (bad model, bad recipe, unwritable state dir); the message says why."""
 
@@ -328,6 +335,8 @@ class Station(StationLoops, StationAdmin, PipelineHost):
     def _check_roi_at_start(self) -> None:
         from inspect_app.sources import declared_resolution
 
+        if self._source is not None:
+            return  # a source handed in (a test's, a bench's): its size is known from its first frame
         size = declared_resolution(self.config.source)
         if size is None:
             return  # checked on the first frame instead
@@ -504,9 +513,19 @@ class Station(StationLoops, StationAdmin, PipelineHost):
         self._emit("detector", Severity.ERROR, f"inference failed on part {part_id}: {exc}", part_id=part_id)
 
     def go_error(self, code: str, why: str) -> None:
+        """Enter Error with ``code``; already in Error, a graver cause replaces the code shown (a dead worker
+        is not hidden behind the camera error that came first)."""
         if self.state.operational:
             self._error_text = why
             self._sm.to(StationState.ERROR, why, error_code=code)
+        elif self.state == StationState.ERROR and code != self.error_code and self._graver(code):
+            old = self.error_code
+            self._error_text = why
+            self._sm.error_code = code
+            self._emit("state", Severity.ERROR, f"Error: {old} -> {code}: {why}", old=old, error_code=code)
+
+    def _graver(self, code: str) -> bool:
+        return _ERROR_RANK.get(code, 1) >= _ERROR_RANK.get(self.error_code or "", 1)
 
     # ------------------------------------------------------------------ events and results
     def _emit(self, kind: str, severity: Severity, message: str, **payload: object) -> None:

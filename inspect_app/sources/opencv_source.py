@@ -10,7 +10,8 @@ Because the thread runs whatever the trigger rate, the camera's health is known 
 link is seen at once, a silent one after ``frame_timeout_ms``, and the supervisor reads ``status()`` a few
 times a second. A picture that stops changing (a stalled encoder sends the same image again and again) is
 FROZEN after ``stale_after`` repeats and stays FROZEN, across reconnects, until ``stale_clear_after`` new,
-different frames in a row have arrived.
+different frames in a row have arrived. A frame identical to the one before it is never handed out, even
+before the repeats add up to FROZEN: it is not a new picture of anything.
 """
 
 from __future__ import annotations
@@ -118,6 +119,8 @@ class OpenCVSource:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     code = "READ_TIMEOUT" if state == CameraState.STREAMING else STATE_CODES[state]
+                    if self._repeats:
+                        code = "STALE"  # frames arrive, but the same picture again and again
                     raise SourceError(code, f"{self._label()}: no new frame within {timeout:g}s ({state})")
                 self._cond.wait(min(left, _POLL_S))
 
@@ -317,7 +320,8 @@ class OpenCVSource:
                 self._code = None
                 self._backoff = self.config.reconnect_min_s
                 self._sm.to(CameraState.STREAMING, "frames arriving")
-            self._image = image
-            self._grabbed_at = (wall, now)
-            self._seq += 1
+            if not same:  # a repeated picture is not a new one: never handed out as a part's frame
+                self._image = image
+                self._grabbed_at = (wall, now)
+                self._seq += 1
             self._cond.notify_all()

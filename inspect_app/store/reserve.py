@@ -6,6 +6,9 @@ of the parts triggered meanwhile and the shutdown flush would all be lost. A fil
 allocated at start beside the DB; the writer deletes it at the first commit that fails for want of space,
 and the retried commit lands in the space it held. The station stays in Error (``DISK_FULL``) until the
 reserve is back, which needs the reserve's size plus the hysteresis free again.
+
+A second, smaller reserve belongs to the results journal: if the disk fills again after the DB's reserve was
+used, the results still queued at shutdown are written into the space it held (``journal.py``).
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ import shutil
 from pathlib import Path
 
 RESERVE_NAME = ".results-db-reserve"
+JOURNAL_RESERVE_NAME = ".results-journal-reserve"
 MB = 1024 * 1024
 
 
 class SpaceReserve:
-    def __init__(self, folder: Path, size_mb: float) -> None:
-        self.path = Path(folder) / RESERVE_NAME
+    def __init__(self, folder: Path, size_mb: float, name: str = RESERVE_NAME) -> None:
+        self.path = Path(folder) / name
         self.size = int(size_mb * MB)
         self.released = False  # released for lack of space and not yet re-made
 

@@ -60,11 +60,11 @@ class DiskGuard:
         config: RetentionConfig,
         emit: Emit,
         clock: Callable[[], float] = time.monotonic,
-        reserve: SpaceReserve | None = None,
+        reserves: tuple[SpaceReserve, ...] = (),
         on_reserve_back: Callable[[], None] | None = None,
     ) -> None:
         self.archive = archive
-        self.reserve = reserve
+        self.reserves = reserves  # the DB's first
         self.on_reserve_back = on_reserve_back
         self.config = config
         self.emit = emit
@@ -88,7 +88,7 @@ class DiskGuard:
         return max(cfg.stop_saving_free_mb + cfg.hysteresis_mb, cfg.min_free_mb)
 
     def reserve_resume_mb(self) -> float:
-        size = self.reserve.size / MB if self.reserve else 0.0
+        size = sum(r.size for r in self.reserves) / MB
         return size + self.config.stop_saving_free_mb + self.config.hysteresis_mb
 
     # ------------------------------------------------------------ scheduling
@@ -114,7 +114,7 @@ class DiskGuard:
         self._check_reserve(free)
         if self.saving and free < cfg.stop_saving_free_mb * MB:
             self._stop(f"free space {free / MB:.0f} MB < stop_saving_free_mb={cfg.stop_saving_free_mb:g}")
-        elif not self.saving and free >= self.resume_saving_mb() * MB:
+        elif not self.saving and free >= self.resume_saving_mb() * MB and not self.on_reserve():
             self.saving = True
             self.emit(
                 StatusEvent("disk", Severity.INFO, f"image saving resumed: {free / MB:.0f} MB free",
@@ -133,22 +133,31 @@ class DiskGuard:
             self._step(conn)
 
     def _check_reserve(self, free: int) -> None:
-        reserve = self.reserve
-        if reserve is None or not reserve.enabled or reserve.held:
+        missing = [r for r in self.reserves if r.enabled and not r.held]
+        if not missing:
             return
         margin = int((self.config.stop_saving_free_mb + self.config.hysteresis_mb) * MB)
-        was_released = reserve.released
-        if reserve.ensure(free, margin) and was_released and self.on_reserve_back is not None:
+        was_released = any(r.released for r in missing)
+        # both back or neither: the DB's reserve is what the station's DISK_FULL Error waits for
+        total = sum(r.size for r in missing)
+        back = free - total >= margin and all(r.ensure(free, 0) for r in missing)
+        if back and was_released and self.on_reserve_back is not None:
             self.on_reserve_back()
-        elif was_released:
+        elif not back and was_released:
             # look again soon: a retention run or an operator may free space within seconds
             self._next_check = min(self._next_check, self.clock() + min(self.config.check_interval_s, 5.0))
 
     # ------------------------------------------------------------ image saving state
+    def on_reserve(self) -> bool:
+        """The DB is running on its reserve: that space is for rows and alarms, never for images."""
+        return any(r.released for r in self.reserves)
+
     def may_save(self) -> bool:
         """Per batch with images to save: one cheap free-space probe, so the stop threshold is honoured
         between periodic checks."""
-        if self.saving and self.archive.free_bytes() < self.config.stop_saving_free_mb * MB:
+        if self.saving and self.on_reserve():
+            self._stop("the results DB is running on its space reserve")
+        elif self.saving and self.archive.free_bytes() < self.config.stop_saving_free_mb * MB:
             self._stop(f"free space below stop_saving_free_mb={self.config.stop_saving_free_mb:g}")
         return self.saving
 

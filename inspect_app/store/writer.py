@@ -43,7 +43,7 @@ from inspect_app.store import schema
 from inspect_app.store.admin_rows import AdminRow, resolve, write_admin
 from inspect_app.store.images import ImageArchive, ImageJob, SavedImage, folder_epoch_range
 from inspect_app.store.journal import JOURNAL_NAME, Journal
-from inspect_app.store.reserve import MB, SpaceReserve
+from inspect_app.store.reserve import JOURNAL_RESERVE_NAME, MB, SpaceReserve
 from inspect_app.store.retention import DiskGuard
 from inspect_app.types import CommittedInspection, Inspection, Severity, StatusEvent
 from inspect_app.workers import Watch
@@ -108,11 +108,15 @@ class SqliteResultStore:
         self._next_id = 1
         self.pragmas: dict[str, object] = {}  # read back from the writer's own connection at start
         self.monitor = StageMonitor("record")
-        self.reserve = SpaceReserve(self.db_path.parent, config.reserve_mb)
-        self.journal = Journal(self.db_path.parent / JOURNAL_NAME, on_full=self._release_reserve)
+        # a quarter (at most 4 MB: some 8,000 results) is kept for the journal, the rest for the DB
+        journal_mb = min(config.reserve_mb / 4, 4.0)
+        self.reserve = SpaceReserve(self.db_path.parent, config.reserve_mb - journal_mb)
+        self.journal_reserve = SpaceReserve(self.db_path.parent, journal_mb, JOURNAL_RESERVE_NAME)
+        self.journal = Journal(self.db_path.parent / JOURNAL_NAME, on_full=self.journal_reserve.release)
         self.journaled = 0  # results written to the journal by this store
         self._last_error = ""
-        self.guard = DiskGuard(images, config.retention, self._emit, reserve=self.reserve,
+        self.guard = DiskGuard(images, config.retention, self._emit,
+                               reserves=(self.reserve, self.journal_reserve),
                                on_reserve_back=self._reserve_back)  # fmt: skip
 
     # ------------------------------------------------------------ public API
@@ -363,6 +367,7 @@ class SqliteResultStore:
                             {"inspections": imported.inspections, "events": imported.events,
                              "skipped": imported.skipped})
             )  # fmt: skip
+        self.journal_reserve.ensure(self.guard.free_bytes(), margin=0)
         if not self.reserve.ensure(self.guard.free_bytes(), margin=0):
             self._emit(
                 StatusEvent("disk", Severity.WARNING,
@@ -471,8 +476,8 @@ class SqliteResultStore:
                     with contextlib.suppress(sqlite3.Error):
                         conn.execute("ROLLBACK")
                 self._last_error = str(exc)
-                if self._is_disk_full(exc) and self._release_reserve():
-                    continue  # at once, into the space the reserve held
+                if self._is_disk_full(exc) and (self._release_reserve() | self._shrink_wal(conn)):
+                    continue  # at once, into the space just freed
                 if self._healthy:
                     self._healthy = False
                     self._emit(
@@ -488,6 +493,8 @@ class SqliteResultStore:
                     time.sleep(min(0.05, delay))
                 delay = min(delay * 2, _BACKOFF_MAX_S)
         committed = time.monotonic()
+        if self.reserve.released:
+            self._shrink_wal(conn)  # on the reserve, the WAL must not grow with every commit
         resolve(admin, outcomes)
         if not self._healthy:
             self._healthy = True
@@ -506,6 +513,18 @@ class SqliteResultStore:
                     log.exception("commit listener failed")
                     self._emit(StatusEvent("store", Severity.ERROR, f"commit listener failed: {exc!r}", {}))
         return True
+
+    def _shrink_wal(self, conn: sqlite3.Connection) -> bool:
+        """Fold the WAL into the DB and truncate it. The WAL holds every version of the pages each commit
+        touched (a handful per batch), the DB each page once: on a full disk this gives back most of the WAL,
+        so rows keep committing in the space the reserve gave. True when the WAL got smaller."""
+        wal = self.db_path.with_name(self.db_path.name + "-wal")
+        try:
+            before = wal.stat().st_size
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            return wal.stat().st_size < before
+        except (sqlite3.Error, OSError):
+            return False
 
     def _is_disk_full(self, exc: BaseException) -> bool:
         code = getattr(exc, "sqlite_errorcode", None)

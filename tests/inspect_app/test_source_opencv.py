@@ -74,11 +74,11 @@ def test_stream_frozen_picture_is_detected_as_stale(camera: MjpegCamera) -> None
     for _ in range(3):
         src.read(1.0)
     camera.mode = "freeze"
-    src.read(1.0)  # the last frame that changed may still be in flight
     with pytest.raises(SourceError) as err:
-        for _ in range(10):
+        for _ in range(10):  # the last frames that changed may still be in flight
             src.read(1.0)
     assert err.value.code == "STALE"
+    assert wait_until(lambda: src.status().state == CameraState.FROZEN, 5)
     src.close()
 
 

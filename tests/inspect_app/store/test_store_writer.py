@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from inspect_app.config import StoreConfig
-from inspect_app.store import ImageArchive, SqliteResultStore, StoreClosed, StoreError, open_readonly
+from inspect_app.store import ImageArchive, SqliteResultStore, StoreClosed, open_readonly
 from inspect_app.testing.fakes import wait_until
 from inspect_app.types import (
     Decision,
