@@ -12,6 +12,11 @@ times a second. A picture that stops changing (a stalled encoder sends the same 
 FROZEN after ``stale_after`` repeats and stays FROZEN, across reconnects, until ``stale_clear_after`` new,
 different frames in a row have arrived. A frame identical to the one before it is never handed out, even
 before the repeats add up to FROZEN: it is not a new picture of anything.
+
+An HTTP URL that serves MJPEG is read by ``mjpeg_http.MjpegHttpCapture`` instead of OpenCV, so each frame is
+decoded strictly: a damaged JPEG reaches the station as a ``CorruptFrame`` (its part NOT_INSPECTED), where
+FFmpeg would have concealed the damage. RTSP and device streams go through OpenCV/FFmpeg, which conceals
+damaged video frames without telling; that is a limit of this path.
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ import cv2
 import numpy as np
 
 from inspect_app.config import OpenCVSourceConfig
-from inspect_app.protocols import SourceError
+from inspect_app.protocols import CorruptFrame, SourceError
 from inspect_app.sources.camera_state import STATE_CODES, CameraState, CameraStateMachine, SourceStatus
+from inspect_app.sources.mjpeg_http import MjpegHttpCapture, is_http
 from inspect_app.types import Frame
 
 log = logging.getLogger(__name__)
@@ -53,7 +59,7 @@ class OpenCVSource:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._cap: cv2.VideoCapture | None = None
+        self._cap: cv2.VideoCapture | MjpegHttpCapture | None = None
         self._code: str | None = "NOT_OPEN"
         self._message = "not opened yet"
         self._connecting_since = 0.0
@@ -61,6 +67,8 @@ class OpenCVSource:
         self._backoff = config.reconnect_min_s
         # newest frame, handed out once
         self._image: np.ndarray | None = None
+        self._corrupt: CorruptFrame | None = None  # the newest "frame" was a damaged one
+        self.corrupt_frames = 0
         self._grabbed_at = (0.0, 0.0)  # (wall, monotonic)
         self._seq = 0
         self._consumed = 0
@@ -104,7 +112,11 @@ class OpenCVSource:
                 state = self._sm.state
                 if state in (CameraState.LOST, CameraState.CLOSED, CameraState.FROZEN):
                     raise SourceError(self._code or STATE_CODES[state], self._message)
-                if state == CameraState.STREAMING and self._seq > self._consumed and self._image is not None:
+                fresh = state == CameraState.STREAMING and self._seq > self._consumed
+                if fresh and self._corrupt is not None:
+                    self._consumed = self._seq
+                    raise self._corrupt
+                if fresh and self._image is not None:
                     self._consumed = self._seq
                     self._frame_id += 1
                     wall, mono = self._grabbed_at
@@ -207,7 +219,11 @@ class OpenCVSource:
             if not ok:
                 self._lose("READ_FAILED", "no frame (link lost or device unplugged)")
                 continue
-            ok, image = cap.retrieve()
+            try:
+                ok, image = cap.retrieve()
+            except CorruptFrame as exc:
+                self._on_corrupt(exc)
+                continue
             if not ok or image is None or image.size == 0:
                 self._lose("DECODE_FAILED", "frame could not be decoded")
                 continue
@@ -225,7 +241,17 @@ class OpenCVSource:
             int(self.config.read_timeout_s * 1000),
         ]
         started = time.monotonic()
-        cap = cv2.VideoCapture(self.config.uri, cv2.CAP_ANY, params)
+        cap: cv2.VideoCapture | MjpegHttpCapture | None = None
+        if is_http(self.config.uri):
+            try:
+                cap = MjpegHttpCapture.connect(
+                    str(self.config.uri), self.config.open_timeout_s, self.config.read_timeout_s
+                )
+            except SourceError as exc:
+                self._lose(exc.code, str(exc).split(": ", 1)[-1])
+                return
+        if cap is None:
+            cap = cv2.VideoCapture(self.config.uri, cv2.CAP_ANY, params)
         if not cap.isOpened():
             cap.release()
             took = time.monotonic() - started
@@ -281,6 +307,16 @@ class OpenCVSource:
             self._sm.to(CameraState.LOST, "no frames")
             self._cond.notify_all()
 
+    def _on_corrupt(self, exc: CorruptFrame) -> None:
+        """A damaged frame is the newest "frame": the part that would have got it is recorded corrupt."""
+        with self._cond:
+            self.corrupt_frames += 1
+            self._last_frame_mono = time.monotonic()  # the camera is alive; its picture is not usable
+            if self._sm.state == CameraState.STREAMING:
+                self._image, self._corrupt = None, exc
+                self._seq += 1
+            self._cond.notify_all()
+
     def _on_frame(self, image: np.ndarray) -> None:
         now, wall = time.monotonic(), time.time()
         if image.ndim == 2:
@@ -321,7 +357,7 @@ class OpenCVSource:
                 self._backoff = self.config.reconnect_min_s
                 self._sm.to(CameraState.STREAMING, "frames arriving")
             if not same:  # a repeated picture is not a new one: never handed out as a part's frame
-                self._image = image
+                self._image, self._corrupt = image, None
                 self._grabbed_at = (wall, now)
                 self._seq += 1
             self._cond.notify_all()

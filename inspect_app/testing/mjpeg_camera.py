@@ -1,8 +1,10 @@
 """A scripted network camera: a real MJPEG-over-HTTP server on 127.0.0.1.
 
-Its script can freeze the picture (the same frame sent again and again, as a stalled encoder does),
-cut the link (close every connection), or go away entirely, so the OpenCV source's staleness detection
-and reconnect logic are tested against the real protocol and the real decoder.
+Its script can freeze the picture (the same frame sent again and again, as a stalled encoder does), send
+damaged JPEGs (``corrupt``: cut short with an end marker appended, as a lossy link delivers them), cut the
+link (close every connection), or go away entirely, so the OpenCV source's staleness detection, strict
+decoding and reconnect logic are tested against the real protocol and the real decoder. ``frames`` can
+supply the pictures (a function of the frame counter), e.g. synthetic boards for a soak test.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import http.server
 import socketserver
 import threading
 import time
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -22,10 +25,19 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 class MjpegCamera:
-    def __init__(self, width: int = 64, height: int = 48, fps: float = 30.0, port: int = 0) -> None:
+    def __init__(
+        self,
+        width: int = 64,
+        height: int = 48,
+        fps: float = 30.0,
+        port: int = 0,
+        frames: Callable[[int], np.ndarray] | None = None,
+    ) -> None:
         self.width, self.height, self.period = width, height, 1.0 / fps
-        self.mode = "live"  # "live" | "freeze" | "cut"
+        self.frames = frames
+        self.mode = "live"  # "live" | "freeze" | "corrupt" | "cut"
         self.frames_sent = 0
+        self.corrupt_sent = 0
         self._port = port
         self._server: _Server | None = None
 
@@ -43,13 +55,13 @@ class MjpegCamera:
                 self.end_headers()
                 counter = 0
                 while camera.mode != "cut":
-                    if camera.mode == "live":
+                    mode = camera.mode
+                    if mode != "freeze":
                         counter += 1
-                    img = np.full((camera.height, camera.width, 3), (counter * 7) % 250, np.uint8)
-                    cv2.putText(
-                        img, str(counter), (2, camera.height - 4), cv2.FONT_HERSHEY_PLAIN, 1, (255, 255, 255)
-                    )
-                    data = cv2.imencode(".jpg", img)[1].tobytes()
+                    data = cv2.imencode(".jpg", camera.picture(counter))[1].tobytes()
+                    if mode == "corrupt":
+                        data = data[: len(data) // 2] + b"\xff\xd9"
+                        camera.corrupt_sent += 1
                     head = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(data)
                     try:
                         self.wfile.write(head + data + b"\r\n")
@@ -66,6 +78,13 @@ class MjpegCamera:
         threading.Thread(target=self._server.serve_forever, name="mjpeg-camera", daemon=True).start()
         self.mode = "live"
         return self
+
+    def picture(self, counter: int) -> np.ndarray:
+        if self.frames is not None:
+            return self.frames(counter)
+        img = np.full((self.height, self.width, 3), (counter * 7) % 250, np.uint8)
+        cv2.putText(img, str(counter), (2, self.height - 4), cv2.FONT_HERSHEY_PLAIN, 1, (255, 255, 255))
+        return img
 
     def stop(self) -> None:
         """Unplug: close the live connections and stop listening (the port stays known for restart)."""

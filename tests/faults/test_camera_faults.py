@@ -145,3 +145,21 @@ def test_unplug_and_replug_twenty_times_every_trigger_gets_a_row(
     assert len(got) == triggered
     assert all(got[f"out-{c}"]["verdict"] == "NOT_INSPECTED" for c in range(20))
     assert source.reconnects >= 20
+
+
+def test_damaged_frames_from_an_mjpeg_camera_are_never_judged(
+    tmp_path: Path, make_config: Any, camera: MjpegCamera
+) -> None:
+    st = _station(tmp_path, make_config, camera.url, {"mode": "free_run", "rate_hz": 20})
+    assert st.wait_for_results(3, 10)
+    start = time.time()
+    camera.mode = "corrupt"
+    time.sleep(1.5)
+    end = time.time()
+    camera.mode = "live"
+    assert st.wait_for_results(st.counters["total"] + 3, 10)
+    st.stop()
+    got = rows(st.config)
+    corrupt = [r for r in got if r["error_code"] == "IMAGE_CORRUPT"]
+    judged_in_window = [r for r in got if r["verdict"] != "NOT_INSPECTED" and start + 0.1 < r["epoch"] < end]
+    assert len(corrupt) >= 5 and judged_in_window == []

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from inspect_app.config import OpenCVSourceConfig
-from inspect_app.protocols import SourceError, SourceExhausted
+from inspect_app.protocols import CorruptFrame, SourceError, SourceExhausted
 from inspect_app.sources.camera_state import CameraState
 from inspect_app.sources.opencv_source import OpenCVSource
 from inspect_app.sources.video_file import VideoFileSource
@@ -107,3 +107,55 @@ def test_stream_hands_out_the_newest_frame_not_a_backlog(camera: MjpegCamera) ->
     frame = src.read(1.0)
     assert time.monotonic() - frame.captured_mono < 0.2
     src.close()
+
+
+def test_mjpeg_over_http_is_decoded_strictly_a_damaged_frame_is_corrupt(camera: MjpegCamera) -> None:
+    src = OpenCVSource(_cfg(camera.url))
+    src.open()
+    src.read(1.0)
+    camera.mode = "corrupt"
+    codes = []
+    for _ in range(10):
+        try:
+            src.read(1.0)
+            codes.append("frame")
+        except CorruptFrame as exc:
+            codes.append(exc.code)
+    assert "IMAGE_CORRUPT" in codes and camera.corrupt_sent >= 1
+    assert codes[-3:] == ["IMAGE_CORRUPT"] * 3  # once the damage arrives, no damaged frame is a picture
+    camera.mode = "live"
+    assert wait_until(lambda: _reads_a_frame(src), 5)
+    assert src.status().ok and src.corrupt_frames >= 3
+    src.close()
+
+
+def _reads_a_frame(src: OpenCVSource) -> bool:
+    try:
+        src.read(0.5)
+    except (CorruptFrame, SourceError):
+        return False
+    return True
+
+
+def test_http_that_is_not_mjpeg_is_left_to_opencv(tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    from inspect_app.sources.mjpeg_http import MjpegHttpCapture
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/video.mp4"
+        assert MjpegHttpCapture.connect(url, 2.0, 2.0) is None
+    finally:
+        server.shutdown()
