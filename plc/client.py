@@ -1,13 +1,17 @@
 """Client mode: the station writes its results into the PLC's own OPC UA server.
 
 Every committed result goes to the persistent outbox (plc.outbox) first, then is delivered in order with a
-four-phase handshake on the PLC's tags: result tags + ResultSeq, then ResultValid; the PLC sets Ack (and its
-retentive AckSeq); the station clears ResultValid and waits for Ack to drop before the next one. Optional
-Trigger/PartId tags let the PLC trigger inspections, gated like the server's flat handshake.
+four-phase handshake on the PLC's tags (plc.delivery): result tags + ResultSeq, then ResultValid; the PLC sets
+Ack (and its retentive AckSeq); the station clears ResultValid and waits for Ack to drop before the next one.
+After every (re)connect delivery resumes from the tags it *reads* on the PLC, never from what it remembers,
+so whatever a cut left there resolves. Results committed before the link started are taken from results.db
+(plc.backlog). Optional Trigger/PartId tags let the PLC trigger inspections, gated like the server's flat
+handshake.
 
 The link is watched with a short keep-alive (``keepalive_s``) and a 30 s session timeout, so a dead PLC is
 noticed in seconds, not after asyncua's default hour; on loss the client reconnects with backoff, tells the
-PLC which parts went unsignalled (UnsignalledCount/UnsignalledParts, FaultCode LINK_LOST), drains the outbox.
+PLC which parts went unsignalled (UnsignalledCount/UnsignalledParts, FaultCode LINK_LOST, which clears once
+those results are delivered), drains the outbox.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from asyncua import Client, Node, ua
@@ -24,10 +29,12 @@ from asyncua import Client, Node, ua
 from inspect_app.config import StationConfig
 from inspect_app.state import StationState
 from inspect_app.types import CommittedInspection
+from plc.backlog import committed_after, newest_id, process_start_epoch
+from plc.delivery import Phase, PlcView, resume, taken
 from plc.handshake import Changes, FaultCode, FlatHandshake
 from plc.link import LinkStartError
 from plc.loop_thread import LoopThread
-from plc.outbox import Outbox, OutboxEntry
+from plc.outbox import Outbox
 from plc.security import describe_security, security_mode
 
 if TYPE_CHECKING:
@@ -81,6 +88,7 @@ class PlcClientLink:
         self.outbox: Outbox | None = None
         self.hs: FlatHandshake | None = None
         self.connected = False
+        self._was_up = False  # connected at least once since start: later results may miss their cycle
         self.delivered = 0
         self.last_error = ""
         self._lt: LoopThread | None = None
@@ -107,10 +115,14 @@ class PlcClientLink:
             on_missed=lambda part, code, why: station.record_missed(part, code, why),
             hold_until_ack=False,
         )
+        high_water = self.outbox.high_water()
+        # the listener first, the backlog second: a result committed in between is in both, and queued once
+        station.add_result_listener(self._on_result)
+        self._take_backlog(high_water)
+        self._wake, self._lost, self._outputs_due = asyncio.Event(), asyncio.Event(), asyncio.Event()
         self._lt = LoopThread("opcua-client")
         self._lt.start()
         self._lt.run(self._astart(), timeout=5)
-        station.add_result_listener(self._on_result)
         if self.ccfg.security == "None":
             log.warning(
                 "OPC UA client to %s is UNSECURED (security policy None, loopback only)", self.ccfg.server_url
@@ -150,11 +162,33 @@ class PlcClientLink:
             "missed_triggers": self.hs.missed if self.hs else 0,
         }
 
+    def _take_backlog(self, high_water: int | None) -> None:
+        """Results committed before the listener existed (plc.backlog), queued in the outbox by sequence."""
+        assert self.outbox
+        db = self.cfg.state_dir / self.cfg.store.db
+        if high_water is not None and newest_id(db) < high_water:
+            # the outbox's sequences are ids of a results.db that is gone: they would hide the new ids
+            log.warning(
+                "outbox %s refers to results up to id %d, but %s ends below it (replaced?): outbox emptied",
+                self.outbox.path,
+                high_water,
+                db,
+            )
+            self.outbox.forget_all()
+            high_water = None
+        rows = committed_after(db, high_water, process_start_epoch())
+        added = sum(self.outbox.add_row(row) for row in rows)
+        if added:
+            log.info("OPC UA client: %d result(s) committed before the link started are queued", added)
+
     # ------------------------------------------------------------------ station side (signal thread)
     def _on_result(self, committed: CommittedInspection) -> None:
         if self.outbox is None:
             return
-        self.outbox.add(committed, link_up=self.connected)  # persisted before anything else can go wrong
+        # "unsignalled" (the PLC is told, LINK_LOST) only for a link that was up and was lost: results
+        # before the first connection, or while the link stops, are just queued
+        lost = self._was_up and not self.connected and not self._stopping
+        self.outbox.add(committed, link_up=not lost)  # persisted before anything else can go wrong
         if not self._stopping and self._lt is not None:
             self._lt.call_soon(self._result_in_loop, committed)
 
@@ -171,9 +205,6 @@ class PlcClientLink:
 
     # ------------------------------------------------------------------ loop side
     async def _astart(self) -> None:
-        self._wake = asyncio.Event()
-        self._lost = asyncio.Event()
-        self._outputs_due = asyncio.Event()
         self._task = asyncio.create_task(self._supervise())
 
     async def _astop(self) -> None:
@@ -215,6 +246,7 @@ class PlcClientLink:
                 self._client = client
                 await self._on_connected(client)
                 self.connected, delay, self.last_error = True, self.ccfg.reconnect_min_s, ""
+                self._was_up = True
                 log.info("OPC UA link to %s up", self.ccfg.server_url)
                 await self._run_connected(client)
             except _LINK_ERRORS as exc:
@@ -223,7 +255,7 @@ class PlcClientLink:
                     "OPC UA link to %s: %s; retry in %.1fs", self.ccfg.server_url, self.last_error, delay
                 )
             finally:
-                if self.connected and self.outbox:
+                if self.connected and self.outbox and not self._stopping:
                     n = self.outbox.mark_pending_unsignalled()
                     log.warning("OPC UA link down: %d result(s) not signalled in their cycle", n)
                 self.connected = False
@@ -254,8 +286,6 @@ class PlcClientLink:
             self._watch.names[node.nodeid] = field
             self._watch.values[field] = await node.read_value()
         await sub.subscribe_data_change([client.get_node(getattr(self.nodes, f)) for f in watched])
-        if self.nodes.ack_seq:  # what the PLC already has, by its retentive memory
-            self.outbox.mark_delivered(int(self._watch.values.get("ack_seq") or 0), sent_only=True)
         # a restarted PLC has lost what we wrote: write every output again on the next tick
         self.hs.forget_outputs()
         self._pending_writes += [("Busy", self.hs.pending is not None)] + (
@@ -310,61 +340,112 @@ class PlcClientLink:
                     self._outputs_due.wait(), timeout=self.opc.handshake.heartbeat_period_s
                 )
 
+    async def _read_view(self, client: Client) -> PlcView:
+        fields = [f for f in ("result_valid", "ack", "ack_seq", "result_seq") if getattr(self.nodes, f)]
+        values = dict(
+            zip(
+                fields,
+                await client.read_values([client.get_node(getattr(self.nodes, f)) for f in fields]),
+                strict=True,
+            )
+        )
+
+        def number(field: str) -> int | None:
+            return int(values[field] or 0) if field in values else None
+
+        return PlcView(
+            bool(values["result_valid"]), bool(values["ack"]), number("ack_seq"), number("result_seq")
+        )
+
+    def _watched_view(self) -> PlcView:
+        assert self._watch
+        seq = self._watch.values.get("ack_seq")
+        has_seq = bool(self.nodes.ack_seq)
+        return PlcView(False, bool(self._watch.values.get("ack")), int(seq or 0) if has_seq else None)
+
     async def _delivery_loop(self, client: Client) -> None:
+        """plc.delivery's phases, starting from the PLC's tags as they are now."""
         assert self.outbox and self._wake and self._lost
+        head = self.outbox.pending(limit=1)
+        view = await self._read_view(client)
+        start = resume(view, head[0].seq if head else None)
+        if start.phase != Phase.IDLE or start.clear_result_valid:
+            log.info("OPC UA client: resuming delivery: %s (%s)", start.phase.value, start.why)
+        if start.delivered_up_to is not None:
+            self._delivered(self.outbox.mark_delivered(start.delivered_up_to, sent_only=True))
+        if start.clear_result_valid:
+            await self._write(client, [("result_valid", False)])
+        phase, seq = start.phase, start.seq
         while not self._stopping:
             if self._lost.is_set():
                 raise ConnectionError("keep-alive failed")
-            head = self.outbox.pending(limit=1)
-            if head:
-                await self._deliver(client, head[0])
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.opc.handshake.heartbeat_period_s)
+            await self._clear_link_lost_when_caught_up(client)
+            if phase == Phase.IDLE:
+                head = self.outbox.pending(limit=1)
+                if not head:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(
+                            self._wake.wait(), timeout=self.opc.handshake.heartbeat_period_s
+                        )
+                    continue
+                entry = head[0]
+                self.outbox.mark_sent(entry.seq)
+                await self._write(
+                    client,
+                    [
+                        ("result_pass", entry.result_code == 1),
+                        ("result_fail", entry.result_code == 2),
+                        ("result_code", entry.result_code),
+                        ("result_part_id", entry.part_id),
+                        ("result_seq", entry.seq),
+                        ("result_valid", True),
+                    ],
+                )
+                phase, seq = Phase.AWAIT_ACK, entry.seq
+            elif phase == Phase.AWAIT_ACK:
+                assert seq is not None
+                await self._await_plc(lambda v, at=seq: v.ack and taken(v, at), f"Ack of result {seq}")
+                self._delivered(self.outbox.mark_delivered(seq))
+                await self._write(client, [("result_valid", False)])
+                phase, seq = Phase.AWAIT_ACK_DROP, None
+            else:
+                await self._await_plc(lambda v: not v.ack, "Ack to drop")
+                phase = Phase.IDLE
 
-    async def _deliver(self, client: Client, entry: OutboxEntry) -> None:
-        assert self.outbox and self._watch
-        await self._wait_input("ack", False, entry)  # four-phase: the previous Ack must have dropped
-        self.outbox.mark_sent(entry.seq)
-        await self._write(
-            client,
-            [
-                ("result_pass", entry.result_code == 1),
-                ("result_fail", entry.result_code == 2),
-                ("result_code", entry.result_code),
-                ("result_part_id", entry.part_id),
-                ("result_seq", entry.seq),
-                ("result_valid", True),
-            ],
-        )
-        await self._wait_input("ack", True, entry)
-        self.outbox.mark_delivered(entry.seq)
-        self.delivered += 1
-        await self._write(client, [("result_valid", False)])
+    def _delivered(self, n: int) -> None:
+        self.delivered += n
 
-    async def _wait_input(self, field: str, value: bool, entry: OutboxEntry) -> None:
-        """Wait for the PLC's Ack to reach ``value``; past ack_timeout_s raise ACK_TIMEOUT and keep waiting
-        (in-order delivery: nothing overtakes an unacknowledged result)."""
+    async def _clear_link_lost_when_caught_up(self, client: Client) -> None:
+        """LINK_LOST says "results came late because the link was down"; once the PLC has every one of
+        them, it is over (issue 10, point 6: it used to stay latched for good)."""
+        assert self.hs and self.outbox
+        if self.hs.fault.code == FaultCode.LINK_LOST and self.outbox.unsignalled_pending() == 0:
+            log.info(
+                "OPC UA client: every result produced while the link was down is delivered: LINK_LOST cleared"
+            )
+            await self._write_outputs(client, self.hs.clear_fault())
+
+    async def _await_plc(self, done: Callable[[PlcView], bool], what: str) -> None:
+        """Wait for the PLC's watched tags to satisfy ``done``; past ack_timeout_s raise ACK_TIMEOUT and keep
+        waiting (in-order delivery: nothing overtakes an unacknowledged result)."""
         assert self._watch and self._lost and self.hs
         timed_out = False
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.opc.handshake.ack_timeout_s
-        while bool(self._watch.values.get(field)) != value:
-            if self.nodes.ack_seq and value and int(self._watch.values.get("ack_seq") or 0) >= entry.seq:
-                return  # the PLC confirmed this very result by number
+        while not done(self._watched_view()):
             if self._lost.is_set() or self._stopping:
-                raise ConnectionError("link lost while waiting for the PLC's Ack")
+                raise ConnectionError(f"link lost while waiting for the PLC's {what}")
             self._watch.changed.clear()
             try:
                 await asyncio.wait_for(self._watch.changed.wait(), timeout=max(0.01, deadline - loop.time()))
             except TimeoutError:
                 if not timed_out and self._client is not None:
                     timed_out = True
-                    text = f"Ack {'rise' if value else 'drop'} for part {entry.part_id} not seen in time"
+                    text = f"{what} not seen within {self.opc.handshake.ack_timeout_s:g}s"
                     await self._write_outputs(self._client, self.hs.raise_fault(FaultCode.ACK_TIMEOUT, text))
                 deadline = loop.time() + 3600
-        if timed_out and self._client is not None:
+        if timed_out and self._client is not None and self.hs.fault.code == FaultCode.ACK_TIMEOUT:
             await self._write_outputs(self._client, self.hs.clear_fault())
 
     def _trigger_changed(self, level: bool) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inspect_app.types import CommittedInspection
+from plc.backlog import CommittedRow
 from plc.defects import counted_defects
 from plc.handshake import RESULT_CODES
 
@@ -59,22 +60,41 @@ class Outbox:
         self._conn.executescript(_SCHEMA)
         self._lock = threading.Lock()
 
-    def add(self, committed: CommittedInspection, link_up: bool) -> None:
+    def add(self, committed: CommittedInspection, link_up: bool) -> bool:
+        """Queue a committed result; False when its sequence was queued already (by the start-up backlog
+        or the listener, whichever came second)."""
         insp = committed.inspection
+        return self._insert(
+            committed.inspection_id,
+            insp.part_id,
+            insp.verdict.value,
+            int(RESULT_CODES[insp.verdict]),
+            len(counted_defects(insp)),
+            link_up,
+        )
+
+    def add_row(self, row: CommittedRow, link_up: bool = True) -> bool:
+        return self._insert(row.seq, row.part_id, row.verdict, row.result_code, row.defect_count, link_up)
+
+    def _insert(self, seq: int, part_id: str, verdict: str, code: int, defects: int, link_up: bool) -> bool:
         with self._lock:
-            self._conn.execute(
+            cur = self._conn.execute(
                 "INSERT OR IGNORE INTO outbox (seq, part_id, verdict, result_code, defect_count, enqueued_at,"
                 " link_up) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    committed.inspection_id,
-                    insp.part_id,
-                    insp.verdict.value,
-                    int(RESULT_CODES[insp.verdict]),
-                    len(counted_defects(insp)),
-                    time.time(),
-                    int(link_up),
-                ),
+                (seq, part_id, verdict, code, defects, time.time(), int(link_up)),
             )
+            return cur.rowcount == 1
+
+    def high_water(self) -> int | None:
+        """The newest sequence ever queued (delivered rows are pruned oldest first, so it survives), or None
+        for an outbox that never held anything."""
+        with self._lock:
+            return self._conn.execute("SELECT max(seq) FROM outbox").fetchone()[0]
+
+    def forget_all(self) -> int:
+        """Every row: for an outbox whose sequences belong to a results.db that is gone."""
+        with self._lock:
+            return self._conn.execute("DELETE FROM outbox").rowcount
 
     def pending(self, limit: int = 100) -> list[OutboxEntry]:
         """Undelivered entries, oldest first."""
@@ -122,6 +142,13 @@ class Outbox:
     def mark_reported(self, seqs: list[int]) -> None:
         with self._lock:
             self._conn.executemany("UPDATE outbox SET reported = 1 WHERE seq = ?", [(s,) for s in seqs])
+
+    def unsignalled_pending(self) -> int:
+        """Results produced while the link was down that the PLC has not taken yet."""
+        with self._lock:
+            return self._conn.execute(
+                "SELECT count(*) FROM outbox WHERE link_up = 0 AND delivered_at IS NULL"
+            ).fetchone()[0]
 
     def unsignalled_total(self) -> int:
         with self._lock:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +62,10 @@ class SimulatedPlc:
     ns: int = 2
     certificate: str | None = None  # with a key: Basic256Sha256 SignAndEncrypt instead of None
     private_key: str | None = None
+    fault_codes: list[int] = field(default_factory=list)  # every FaultCode the station wrote, in order
+    # called with each received result, AckSeq and FaultCode as it happens, before the PLC acts on it: a
+    # process that must survive a kill keeps its retentive memory there (plc.plc_sim_process)
+    on_event: Callable[[dict[str, Any]], None] | None = None
 
     @staticmethod
     def node_ids(ns: int = 2) -> dict[str, str]:
@@ -142,10 +147,17 @@ class SimulatedPlc:
             if item.Value.Value is not None
         }
         if self._nodeid("UnsignalledParts") in written:
-            self.unsignalled_reports.append(list(written[self._nodeid("UnsignalledParts")] or []))
+            parts = list(written[self._nodeid("UnsignalledParts")] or [])
+            self.unsignalled_reports.append(parts)
+            self._note({"event": "unsignalled", "parts": parts})
+        if self._nodeid("FaultCode") in written:
+            code = int(written[self._nodeid("FaultCode")] or 0)
+            self.fault_codes.append(code)
+            self._note({"event": "fault", "code": code})
         valid = written.get(self._nodeid("ResultValid"))
         if valid is True:
             seq, part, code = self.value("ResultSeq"), self.value("ResultPartId"), self.value("ResultCode")
+            self._note({"event": "received", "seq": int(seq), "part": str(part), "code": int(code)})
             self.received.append(Received(int(seq), str(part), int(code)))
             if self.ack_delay_s:  # a slow PLC program: acknowledge later, without holding the station's write
                 asyncio.get_running_loop().call_later(self.ack_delay_s, self._ack_soon, int(seq))
@@ -160,8 +172,13 @@ class SimulatedPlc:
 
     async def _ack(self, seq: int) -> None:
         self.ack_seq = seq
+        self._note({"event": "ack", "seq": seq})
         await self.set("AckSeq", seq)  # the retentive number first, then the Ack bit
         await self.set("Ack", True)
+
+    def _note(self, event: dict[str, Any]) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
 
     # ------------------------------------------------------------------ conformance
     def duplicates(self) -> list[int]:

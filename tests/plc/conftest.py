@@ -100,18 +100,25 @@ def secured(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[Runn
 
 @pytest.fixture
 def start_station() -> Iterator[Callable[..., Running]]:
-    """``start_station(cfg, script=None)``: a started station with its OPC UA link; stopped at teardown."""
+    """``start_station(cfg, script=None)``: a started station with its OPC UA link (``with_link=False``:
+    built, not started; the test starts it); stopped at teardown."""
     running: list[Running] = []
 
     def start(
-        cfg: StationConfig, script: list | None = None, detector: ScriptedDetector | None = None
+        cfg: StationConfig,
+        script: list | None = None,
+        detector: ScriptedDetector | None = None,
+        max_parts: int | None = None,
+        with_link: bool = True,
     ) -> Running:
         detector = detector or ScriptedDetector()
         script = script or [part_image(False), part_image(True)]
-        st = Station(cfg, source=ScriptedSource(script, loop=True), detectors={"fake": detector})
+        st = Station(
+            cfg, source=ScriptedSource(script, loop=True), detectors={"fake": detector}, max_parts=max_parts
+        )
         st.start()
         link = make_link(cfg)
-        if link is not None:
+        if link is not None and with_link:
             try:
                 link.start(st)
             except BaseException:
