@@ -120,7 +120,8 @@ class Supervisor:
         while not self._stop.wait(self.period_s):
             try:
                 problem = self.check()
-                if problem != self._problem:
+                # compared by code: a message that only updates its numbers (free MB) is the same problem
+                if _code(problem) != _code(self._problem):
                     if problem is not None:
                         station.report_problem(problem)
                     elif self._problem is not None:
@@ -133,3 +134,6 @@ class Supervisor:
                 log.exception("supervisor check failed")
             self.checks += 1
 
+
+def _code(problem: Problem | None) -> str | None:
+    return problem.code if problem is not None else None

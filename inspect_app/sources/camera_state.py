@@ -18,17 +18,20 @@ class CameraState(enum.StrEnum):
     CONNECTING = "connecting"  # opening, or reconnected and not yet delivering settled frames
     STREAMING = "streaming"
     FROZEN = "frozen"  # frames arrive but the picture does not change (a stalled encoder)
+    DAMAGED = "damaged"  # frames arrive but do not decode (a lossy link, a failing encoder)
     LOST = "lost"  # no connection, or no frame for longer than the frame timeout
 
 
 _C = CameraState
 ALLOWED: dict[CameraState, frozenset[CameraState]] = {
     _C.CLOSED: frozenset({_C.CONNECTING}),
-    _C.CONNECTING: frozenset({_C.STREAMING, _C.FROZEN, _C.LOST, _C.CLOSED}),
-    _C.STREAMING: frozenset({_C.FROZEN, _C.LOST, _C.CLOSED}),
+    _C.CONNECTING: frozenset({_C.STREAMING, _C.FROZEN, _C.DAMAGED, _C.LOST, _C.CLOSED}),
+    _C.STREAMING: frozenset({_C.FROZEN, _C.DAMAGED, _C.LOST, _C.CLOSED}),
+    # like a frozen picture: it ends only with ``stale_clear_after`` good frames in a row
+    _C.DAMAGED: frozenset({_C.STREAMING, _C.FROZEN, _C.LOST, _C.CLOSED}),
     # a frozen picture ends only with enough new frames; a reconnect keeps it frozen (LOST -> CONNECTING ->
     # FROZEN), so the Error it raised cannot flap off and on with every reconnect
-    _C.FROZEN: frozenset({_C.STREAMING, _C.LOST, _C.CLOSED}),
+    _C.FROZEN: frozenset({_C.STREAMING, _C.DAMAGED, _C.LOST, _C.CLOSED}),
     _C.LOST: frozenset({_C.CONNECTING, _C.CLOSED}),
 }
 
@@ -37,6 +40,7 @@ STATE_CODES: dict[CameraState, str] = {
     _C.CLOSED: "NOT_OPEN",
     _C.CONNECTING: "CONNECTING",
     _C.FROZEN: "STALE",
+    _C.DAMAGED: "DAMAGED_FRAMES",
     _C.LOST: "DISCONNECTED",
 }
 

@@ -15,8 +15,9 @@ before the repeats add up to FROZEN: it is not a new picture of anything.
 
 An HTTP URL that serves MJPEG is read by ``mjpeg_http.MjpegHttpCapture`` instead of OpenCV, so each frame is
 decoded strictly: a damaged JPEG reaches the station as a ``CorruptFrame`` (its part NOT_INSPECTED), where
-FFmpeg would have concealed the damage. RTSP and device streams go through OpenCV/FFmpeg, which conceals
-damaged video frames without telling; that is a limit of this path.
+FFmpeg would have concealed the damage. ``stale_after`` damaged frames in a row make the camera DAMAGED, an
+Error like a frozen picture, until ``stale_clear_after`` good frames in a row. RTSP and device streams go
+through OpenCV/FFmpeg, which conceals damaged video frames without telling; that is a limit of this path.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ class OpenCVSource:
         self._repeats = 0
         self._fresh = 0
         self._frozen = False
+        self._damaged_run = 0  # damaged frames in a row
+        self._damaged = False
         self._settle = 0
         self._period: float | None = None
         self._last_frame_mono: float | None = None
@@ -96,7 +99,7 @@ class OpenCVSource:
         with self._cond:
             while time.monotonic() < deadline:
                 state = self._sm.state
-                if state in (CameraState.STREAMING, CameraState.FROZEN):
+                if state in (CameraState.STREAMING, CameraState.FROZEN, CameraState.DAMAGED):
                     return
                 if state == CameraState.LOST and self._code in ("OPEN_FAILED", "OPEN_TIMEOUT"):
                     raise SourceError(self._code, self._message)
@@ -110,7 +113,7 @@ class OpenCVSource:
             while True:
                 self._check_starved(time.monotonic())
                 state = self._sm.state
-                if state in (CameraState.LOST, CameraState.CLOSED, CameraState.FROZEN):
+                if state in (CameraState.LOST, CameraState.CLOSED, CameraState.FROZEN, CameraState.DAMAGED):
                     raise SourceError(self._code or STATE_CODES[state], self._message)
                 fresh = state == CameraState.STREAMING and self._seq > self._consumed
                 if fresh and self._corrupt is not None:
@@ -296,7 +299,8 @@ class OpenCVSource:
     def _check_starved(self, now: float) -> None:
         """Called with the lock held: frames stopped without the link closing (the grab call is blocked)."""
         state = self._sm.state
-        if state not in (CameraState.STREAMING, CameraState.FROZEN) or self._last_frame_mono is None:
+        alive = (CameraState.STREAMING, CameraState.FROZEN, CameraState.DAMAGED)
+        if state not in alive or self._last_frame_mono is None:
             return
         silent = now - self._last_frame_mono
         if silent > self.frame_timeout_s:
@@ -312,9 +316,17 @@ class OpenCVSource:
         with self._cond:
             self.corrupt_frames += 1
             self._last_frame_mono = time.monotonic()  # the camera is alive; its picture is not usable
+            self._damaged_run += 1
+            self._fresh = 0
             if self._sm.state == CameraState.STREAMING:
                 self._image, self._corrupt = None, exc
                 self._seq += 1
+            if not self._damaged and self._damaged_run >= self.config.stale_after:
+                self._damaged = True
+                self._code = "DAMAGED_FRAMES"
+                self._message = f"{self._label()}: {self._damaged_run} damaged frames in a row ({exc})"
+                if self._sm.state in (CameraState.STREAMING, CameraState.CONNECTING, CameraState.FROZEN):
+                    self._sm.to(CameraState.DAMAGED, "damaged frames")
             self._cond.notify_all()
 
     def _on_frame(self, image: np.ndarray) -> None:
@@ -332,6 +344,10 @@ class OpenCVSource:
             self._last_print = fp
             self._repeats = self._repeats + 1 if same else 0
             self._fresh = 0 if same else self._fresh + 1
+            self._damaged_run = 0
+            if self._damaged and self._fresh >= self.config.stale_clear_after:
+                self._damaged = False
+                log.info("%s: frames decode again (%d good frames)", self._label(), self._fresh)
             if not self._frozen and self._repeats >= self.config.stale_after:
                 self._frozen = True
                 self._message = (
@@ -349,6 +365,9 @@ class OpenCVSource:
             if self._frozen:
                 self._code = "STALE"
                 self._sm.to(CameraState.FROZEN, "picture frozen")
+            elif self._damaged:
+                self._code = "DAMAGED_FRAMES"
+                self._sm.to(CameraState.DAMAGED, "damaged frames")
             elif self._settle >= SETTLE_FRAMES:
                 if state == CameraState.CONNECTING and self._ever_streamed:
                     self.reconnects += 1

@@ -154,12 +154,14 @@ def test_damaged_frames_from_an_mjpeg_camera_are_never_judged(
     assert st.wait_for_results(3, 10)
     start = time.time()
     camera.mode = "corrupt"
-    time.sleep(1.5)
+    assert wait_until(lambda: st.state == StationState.ERROR, 10)  # a run of damaged frames is a camera fault
+    assert st.error_code == "CAMERA_ERROR" and st.health().camera.state == "damaged"
+    time.sleep(1.0)
     end = time.time()
     camera.mode = "live"
-    assert st.wait_for_results(st.counters["total"] + 3, 10)
+    assert wait_until(lambda: st.state == StationState.CONTINUOUS, 15)
     st.stop()
     got = rows(st.config)
     corrupt = [r for r in got if r["error_code"] == "IMAGE_CORRUPT"]
     judged_in_window = [r for r in got if r["verdict"] != "NOT_INSPECTED" and start + 0.1 < r["epoch"] < end]
-    assert len(corrupt) >= 5 and judged_in_window == []
+    assert len(corrupt) >= 1 and judged_in_window == []
