@@ -16,6 +16,7 @@ from pathlib import Path
 
 from inspect_app.config import StationConfig
 from inspect_app.health import HealthSnapshot, station_health
+from inspect_app.metrics import yield_pct
 from inspect_app.pipeline import AcquireWorker, DetectWorker, PipelineHost, make_inspection, stop_marker
 from inspect_app.protocols import CorruptFrame, Detector, FrameSource, ResultStore, SourceError
 from inspect_app.rules import RecipeError, RecipeRules, not_inspected
@@ -129,8 +130,7 @@ class Station(StationLoops, StationAdmin, PipelineHost):
     def counters(self) -> dict[str, float]:
         with self._done:
             c = {k: v - self._counter_base.get(k, 0) for k, v in self._counters.items()}
-        # same definition as the reports: a part not inspected is not a good part
-        c["yield_pct"] = round(100.0 * c["pass"] / c["total"], 2) if c["total"] else 0.0
+        c["yield_pct"] = yield_pct(c["pass"], c["fail"]) or 0.0  # of decided parts (inspect_app.metrics)
         return c
 
     def models(self) -> dict[str, Detector]:

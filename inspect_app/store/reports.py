@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from inspect_app.metrics import yield_pct
 from inspect_app.store.schema import StoreError, iso_utc, open_readonly
 
 DEFAULT_DB = "var/results.db"
@@ -37,8 +38,6 @@ def _where(since: datetime | None, until: datetime | None, col: str = "time") ->
     return (" AND ".join(clauses) or "1"), params
 
 
-def _yield(passed: int, total: int) -> float | None:
-    return round(100.0 * passed / total, 2) if total else None
 
 
 def summary(
@@ -52,7 +51,8 @@ def summary(
         counts[verdict] = counts.get(verdict, 0) + n
     total = sum(counts.values())
     per_hour = [
-        {"hour": f"{h}:00Z", "total": t, "pass": p, "fail": f, "not_inspected": ni, "yield_pct": _yield(p, t)}
+        {"hour": f"{h}:00Z", "total": t, "pass": p, "fail": f, "not_inspected": ni,
+         "yield_pct": yield_pct(p, f)}
         for h, t, p, f, ni in conn.execute(
             "SELECT substr(i.time, 1, 13), count(*), sum(i.verdict = 'PASS'), sum(i.verdict = 'FAIL'),"
             f" sum(i.verdict = 'NOT_INSPECTED') FROM inspections i WHERE {where} GROUP BY 1 ORDER BY 1",
@@ -99,7 +99,7 @@ def summary(
         "pass": counts["PASS"],
         "fail": counts["FAIL"],
         "not_inspected": counts["NOT_INSPECTED"],
-        "yield_pct": _yield(counts["PASS"], total),
+        "yield_pct": yield_pct(counts["PASS"], counts["FAIL"]),
         "per_hour": per_hour,
         "defects_per_class": sorted(classes.values(), key=lambda c: (-c["failed_parts"], -c["detections"])),
         "not_inspected_by_error": not_inspected,

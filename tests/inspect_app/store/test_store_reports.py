@@ -65,7 +65,8 @@ def db(tmp_path: Path) -> Path:
 
 def test_summary_numbers(db: Path) -> None:
     s = summary(open_readonly(db), last=2)
-    assert (s["total"], s["pass"], s["fail"], s["not_inspected"], s["yield_pct"]) == (8, 4, 3, 1, 50.0)
+    # yield of decided parts: 4 / (4 + 3); the part not inspected is neither good nor bad
+    assert (s["total"], s["pass"], s["fail"], s["not_inspected"], s["yield_pct"]) == (8, 4, 3, 1, 57.14)
     assert s["per_hour"] == [
         {
             "hour": "2024-05-01T10:00Z",
@@ -81,7 +82,7 @@ def test_summary_numbers(db: Path) -> None:
             "pass": 1,
             "fail": 2,
             "not_inspected": 1,
-            "yield_pct": 25.0,
+            "yield_pct": 33.33,
         },
     ]
     assert s["defects_per_class"] == [
@@ -95,7 +96,7 @@ def test_summary_numbers(db: Path) -> None:
 
 def test_summary_time_window(db: Path) -> None:
     s = summary(open_readonly(db), since=datetime.fromtimestamp(H11, UTC), until=None)
-    assert (s["total"], s["pass"], s["yield_pct"]) == (4, 1, 25.0)
+    assert (s["total"], s["pass"], s["yield_pct"]) == (4, 1, 33.33)
     s = summary(open_readonly(db), since=None, until=datetime.fromtimestamp(H11, UTC))
     assert (s["total"], s["fail"]) == (4, 1)
     empty = summary(open_readonly(db), since=datetime(2030, 1, 1, tzinfo=UTC), until=None)
