@@ -25,18 +25,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import json
 import os
 import random
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,30 +123,6 @@ def slope(points: list[tuple[float, float]]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den if den else 0.0
 
 
-def mount_tmpfs(path: Path, size_mb: int) -> bool:
-    path.mkdir(parents=True, exist_ok=True)
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(path)],
-                         capture_output=True, check=False)  # fmt: skip
-    return res.returncode == 0
-
-
-def fill(folder: Path) -> Path:
-    path = folder / f"filler-{uuid.uuid4().hex[:6]}"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
-    try:
-        for size in (1 << 20, 1 << 16, 1 << 12, 1 << 9, 1):
-            while True:
-                try:
-                    os.write(fd, b"\0" * size)
-                except OSError as exc:
-                    if exc.errno != errno.ENOSPC:
-                        raise
-                    break
-    finally:
-        os.close(fd)
-    return path
-
-
 class Soak:
     def __init__(self, args: argparse.Namespace, work: Path) -> None:
         self.args = args
@@ -171,9 +144,10 @@ class Soak:
         from inspect_app.station import Station
         from inspect_app.synth.generator import PartGenerator
         from inspect_app.testing.mjpeg_camera import MjpegCamera
+        from inspect_app.testing.volumes import mount_tmpfs
 
         state = self.work / "state"
-        if self.args.disk_mb and os.geteuid() == 0 and mount_tmpfs(self.work / "vol", self.args.disk_mb):
+        if self.args.disk_mb and mount_tmpfs(self.work / "vol", self.args.disk_mb) is None:
             self.volume = self.work / "vol"
             state = self.volume / "state"
         else:
@@ -251,20 +225,37 @@ class Soak:
             time.sleep(max(duration, self.cfg.pipeline.stall_timeout_s + 1.0))
             self.detector.release()
         elif kind == "disk_full":
+            from inspect_app.testing.volumes import fill
+
             assert self.volume is not None
             filler = fill(self.volume)
             time.sleep(duration)
             filler.unlink()
         elif kind == "plc_cut":
+            watch = threading.Thread(target=self._watch_link, args=(rec,), daemon=True)
+            watch.start()
             rec.detail = self.plc.cut(duration, self.rng)
+            watch.join(1.0)
         rec.end = time.time()
         time.sleep(1.0)  # events of the fault's end reach the listener
         with self._errors_lock:
             after = [t for t, _code in self.errors if t >= rec.start]
             alarms = [t for t in self.alarms if t >= rec.start]
         rec.to_error_s = round(after[0] - rec.start, 3) if after else None
-        rec.to_alarm_s = round(alarms[0] - rec.start, 3) if alarms else None
+        if rec.to_alarm_s is None:
+            rec.to_alarm_s = round(alarms[0] - rec.start, 3) if alarms else None
         return rec
+
+    def _watch_link(self, rec: FaultRecord) -> None:
+        """A PLC cut is not the station's Error (it inspects on; the outbox holds the results): what is
+        measured is how soon the link says it is down (its light, its LINK_LOST fault)."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            health = self.session.health()
+            if health is not None and health.links and not health.links[0].connected:
+                rec.to_alarm_s = round(time.time() - rec.start, 3)
+                return
+            time.sleep(0.02)
 
     def recover(self, station: Any, timeout: float = 60.0) -> None:
         """The operator's acknowledge, once the cause is gone."""
@@ -302,6 +293,10 @@ class Soak:
         self.stop_line.set()
         line.join(10)
         station.wait_for_results(self.report.triggered, 60)
+        if self.plc is not None:  # the outbox drains what the last cut held back
+            deadline = time.monotonic() + 120
+            while self.plc.delivered(settle_s=0) < station.counters["total"] and time.monotonic() < deadline:
+                time.sleep(1)
         problem = self.session.stop()
         if problem:
             self.report.notes.append(f"stop: {problem}")
@@ -351,10 +346,15 @@ class Soak:
             }  # fmt: skip
         if self.plc is not None:
             r.delivered_to_plc = self.plc.delivered()
+            dup = self.plc.duplicates()
+            if dup:
+                r.notes.append(f"the PLC received {dup} result(s) twice")
             self.plc.close()
         self.camera.stop()
         if self.volume is not None:
-            subprocess.run(["umount", "-l", str(self.volume)], check=False)
+            from inspect_app.testing.volumes import unmount
+
+            unmount(self.volume)
 
 
 def render(r: Report) -> str:

@@ -398,31 +398,14 @@ class Station(StationLoops, StationAdmin, PipelineHost):
 
     def on_worker_died(self, name: str) -> None:
         """A station thread is gone: what was waiting for it is recorded, nothing is left queued."""
-        queues = {"acquire": (self._triggers,), "detect": (self._detect_q,)}.get(name, ())
-        for q in queues:
-            while True:
-                try:
-                    item = q.get_nowait()
-                except queue.Empty:
-                    break
-                if item is stop_marker():
-                    continue
-                request = getattr(item, "request", item)
-                self._store_submit_safe(
-                    make_inspection(
-                        self, request, not_inspected("WORKER_DIED", f"the {name} worker has stopped"),
-                        frame=getattr(item, "frame", None),
-                    )
-                )  # fmt: skip
+        waiting = {"acquire": self._triggers, "detect": self._detect_q}.get(name)
+        if waiting is not None:
+            self._record_queued(waiting, "WORKER_DIED", f"the {name} worker has stopped")
 
     def _on_worker_crash(self, name: str, exc: BaseException) -> None:
         msg = f"worker '{name}' died: {type(exc).__name__}: {exc}"
         self._emit("worker", Severity.ERROR, msg, worker=name)
         self.go_error("WORKER_DIED", msg)
-
-    def _store_submit_safe(self, inspection: Inspection) -> None:
-        if self._store is not None:
-            self._store.submit(inspection, block=False)
 
     # ------------------------------------------------------------------ workers
     def _new_request(self, source: str, part_id: str | None = None) -> PartRequest:

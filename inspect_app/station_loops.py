@@ -70,21 +70,22 @@ class StationLoops:
 
     def _record_leftovers(self: Station) -> None:
         """Parts still queued when a stuck stage outlived the stop timeout: recorded, not lost."""
-        for q, code in ((self._detect_q, "SHUTDOWN"), (self._triggers, "SHUTDOWN")):
-            while True:
-                try:
-                    item = q.get_nowait()
-                except queue.Empty:
-                    break
-                if item is stop_marker():
-                    continue
-                request = getattr(item, "request", item)
-                frame = getattr(item, "frame", None)
-                self.submit(
-                    make_inspection(
-                        self, request, not_inspected(code, "station stopped before inspection"), frame=frame
-                    )
-                )
+        for q in (self._detect_q, self._triggers):
+            self._record_queued(q, "SHUTDOWN", "station stopped before inspection")
+
+    def _record_queued(self: Station, q: queue.Queue, code: str, message: str) -> None:
+        """Record NOT_INSPECTED every part still waiting in ``q`` (requests or acquired frames)."""
+        while True:
+            try:
+                item = q.get_nowait()
+            except queue.Empty:
+                return
+            if item is stop_marker():
+                continue
+            request = getattr(item, "request", item)
+            frame = getattr(item, "frame", None)
+            insp = make_inspection(self, request, not_inspected(code, message), frame=frame)
+            self._store.submit(insp, block=False)  # type: ignore[union-attr]
 
     def _signal_loop(self: Station) -> None:
         monitor = self.signal_monitor

@@ -46,6 +46,18 @@ def disk_free(path: Path) -> int:
     return shutil.disk_usage(p).free
 
 
+def write_durably(path: Path, data: bytes, flags: int) -> None:
+    """Write all of ``data`` (open with ``flags`` besides O_WRONLY) and fsync before returning."""
+    fd = os.open(path, os.O_WRONLY | flags, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class ImageEncodeError(ValueError):
     """OpenCV could not encode the frame (wrong shape or dtype); the row is still recorded."""
 
@@ -77,14 +89,7 @@ class FileOps:
     """The few filesystem calls the archive makes, so tests can make them fail like a full disk does."""
 
     def write_file(self, path: Path, data: bytes) -> None:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_durably(path, data, os.O_CREAT | os.O_EXCL)
 
     def replace(self, src: Path, dst: Path) -> None:
         os.replace(src, dst)

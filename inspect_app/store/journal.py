@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inspect_app.store import schema
+from inspect_app.store.images import write_durably
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +62,7 @@ class Journal:
         return n
 
     def _write(self, data: bytes) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_durably(self.path, data, os.O_CREAT | os.O_APPEND)
 
     def import_into(self, conn: sqlite3.Connection, next_id: int) -> ImportReport | None:
         """Insert what the journal holds (one transaction), then delete it. None when there is none."""

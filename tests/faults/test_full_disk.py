@@ -7,10 +7,6 @@ Needs permission to mount a tmpfs (root, as in CI); skipped with a message other
 
 from __future__ import annotations
 
-import errno
-import os
-import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,38 +17,19 @@ from inspect_app.state import StationState
 from inspect_app.station import Station
 from inspect_app.testing.fakes import ScriptedDetector, ScriptedSource, part_image, wait_until
 from inspect_app.testing.records import event_messages, rows
+from inspect_app.testing.volumes import fill, mount_tmpfs, unmount
 
 
 @pytest.fixture
 def volume(tmp_path: Path) -> Iterator[Path]:
     mnt = tmp_path / "vol"
-    mnt.mkdir()
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(mnt)],
-                         capture_output=True, text=True, check=False)  # fmt: skip
-    if res.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs for the full-disk test (needs root): {res.stderr.strip()}")
+    why = mount_tmpfs(mnt, 12)
+    if why is not None:
+        pytest.skip(f"cannot mount a tmpfs for the full-disk test (needs root): {why}")
     try:
         yield mnt
     finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
-def fill(folder: Path) -> Path:
-    """Write a file until the volume has no byte left."""
-    path = folder / f"filler-{uuid.uuid4().hex[:6]}"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
-    try:
-        for size in (1 << 20, 1 << 16, 1 << 12, 1 << 9, 1):
-            while True:
-                try:
-                    os.write(fd, b"\0" * size)
-                except OSError as exc:
-                    if exc.errno != errno.ENOSPC:
-                        raise
-                    break
-    finally:
-        os.close(fd)
-    return path
+        unmount(mnt)
 
 
 def _config(make_config: Any, tmp_path: Path, volume: Path) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ from inspect_app.protocols import SourceError
 from inspect_app.state import StationState
 from inspect_app.station import Station
 from inspect_app.testing.fakes import ScriptedDetector, ScriptedSource, part_image, wait_until
+from inspect_app.testing.records import rows
 
 
 def make_config(tmp_path: Path, **over: object) -> StationConfig:
@@ -33,13 +33,6 @@ def make_config(tmp_path: Path, **over: object) -> StationConfig:
     return parse_config(data)
 
 
-def rows(cfg: StationConfig, sql: str = "select * from inspections order by id") -> list[sqlite3.Row]:
-    conn = sqlite3.connect(f"file:{Path(cfg.state_dir) / 'results.db'}?mode=ro", uri=True)
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
 
 
 
