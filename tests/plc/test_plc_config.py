@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import stat
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,9 +12,8 @@ from cryptography import x509
 
 from inspect_app.cli import main
 from inspect_app.config import ConfigError, load_config, parse_config
-from inspect_app.headless import _start_links
 from inspect_app.passwords import hash_password, verify_password
-from plc.testing import Running, free_port, open_server, station_config
+from plc.testing import free_port, open_server, station_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -155,21 +153,37 @@ def test_hash_password_command(monkeypatch: pytest.MonkeyPatch, capsys: pytest.C
     )
 
 
-def test_headless_starts_links_and_refuses_to_run_without_one_that_fails(
-    tmp_path: Path, start_station: Callable[..., Running], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_run_session_starts_the_link_and_refuses_to_run_without_one_that_fails(tmp_path: Path) -> None:
+    """As `inspect-app run` and the window start a station (inspect_app.run_session): the link after the
+    station; a link that cannot start stops the start, said plainly: no silent station."""
+    from inspect_app.run_session import RunSession, SessionError
+    from inspect_app.station import Station
+    from inspect_app.testing.fakes import ScriptedDetector, ScriptedSource, part_image
+
     port = free_port()
-    cfg = station_config(tmp_path, open_server(port))
-    r = start_station(cfg.model_copy(update={"opcua": cfg.opcua.model_copy(update={"mode": "off"})}))
-    assert r.link is None
-    links = _start_links(cfg, r.station)  # as `inspect-app run` does after station.start()
-    assert links is not None and len(links) == 1
+
+    def session(name: str) -> RunSession:
+        cfg = station_config(tmp_path / name, open_server(port))
+        source = ScriptedSource([part_image(False)], loop=True)
+        factory = lambda: Station(cfg, source=source, detectors={"fake": ScriptedDetector()})  # noqa: E731
+        return RunSession(cfg, factory, control_socket=False)
+
+    first = session("a")
+    first.start()
     try:
-        status = links[0].status()
+        status = first.links[0].status()
         assert status["security"] == "None (unsecured, loopback only)" and status["connected"] is True
-        # a second server for the same port cannot start, and that is said plainly: no silent station
-        assert _start_links(cfg, r.station) is None
-        out = capsys.readouterr().out
-        assert f"cannot start link opcua: OPC UA server on opc.tcp://127.0.0.1:{port}/ cannot start" in out
+        health = first.health()
+        assert health is not None and [(x.name, x.secured, x.security_mode) for x in health.links] == [
+            ("opcua", False, "None")
+        ]
+        second = session("b")  # a second server for the same port
+        with pytest.raises(SessionError) as refused:
+            second.start()
+        second.close()
+        assert f"cannot start link opcua: OPC UA server on opc.tcp://127.0.0.1:{port}/ cannot start" in str(
+            refused.value
+        )
     finally:
-        links[0].stop()
+        first.stop()
+        first.close()
