@@ -1,5 +1,6 @@
 """The asyncua server the station embeds: asyncua's own, with the connection checks of
-:mod:`plc.channel_guard`, value checks on writes, and the trust store watched while it runs.
+:mod:`plc.channel_guard`, value checks on writes, the trust store watched while it runs, and handshake
+steps published as one notification.
 
 ``Server.start`` is asyncua 2.1's, with :class:`GuardedBinaryServer` in place of ``BinaryServer`` (asyncua
 builds the socket server inside ``start`` and offers no hook for the per-connection processor).
@@ -11,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from asyncua import Server, ua
 from asyncua.crypto import uacrypto
@@ -22,6 +23,10 @@ from plc.channel_guard import ChannelGuard, GuardedBinaryServer
 from plc.security import ConfigUserManager
 
 log = logging.getLogger(__name__)
+
+
+async def _publish_later() -> None:
+    """Stands in for a subscription's immediate publish inside GuardedServer.one_notification."""
 
 # a write's new value -> None to accept it, or the name of the Bad status code that refuses it
 WriteCheck = Callable[[ua.DataValue], str | None]
@@ -86,6 +91,28 @@ class GuardedServer(Server):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pki_task
         await super().stop()
+
+    @contextlib.asynccontextmanager
+    async def one_notification(self) -> AsyncIterator[None]:
+        """The value changes written in the block reach each subscriber in one Publish response.
+
+        A subscription with publishing interval 0 ("as fast as possible", what PLCs ask for) publishes at
+        the *first* changed item, and a client has one Publish request outstanding at a time (asyncua's
+        does), so the items written after it (ResultValid last of all) wait for the client's next request:
+        a full extra round trip per handshake step. Here the immediate publish is held during the block
+        and made once at its end (asyncua 2.1: ``InternalSubscription._trigger_publish``, shadowed per
+        instance; subscriptions with a publishing interval keep their own rhythm)."""
+        held = []
+        for sub in list(self.iserver.subscription_service.subscriptions.values()):
+            if sub.data.RevisedPublishingInterval <= 0 and "_trigger_publish" not in vars(sub):
+                sub._trigger_publish = _publish_later  # type: ignore[method-assign]
+                held.append(sub)
+        try:
+            yield
+        finally:
+            for sub in held:
+                del sub._trigger_publish
+                await sub._trigger_publish()
 
     async def _watch_pki(self) -> None:
         """Between channels too: a certificate removed from trusted/ or revoked ends its live sessions."""

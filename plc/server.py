@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +68,9 @@ class EmbeddedServer:
         self._continuous_seq = 0
         self.last_result: CommittedInspection | None = None
         self.last_signal_ms: float | None = None  # trigger -> ResultValid of the last handshake part
+        # per handshake part, monotonic: (part id, trigger seen, row committed, ResultValid written); the
+        # latency benchmark reads it to tell the station's time from the link's
+        self.signal_trace: deque[tuple[str, float, float, float]] = deque(maxlen=100_000)
         self._lt: LoopThread | None = None
         self._lock: asyncio.Lock | None = None  # "compute the handshake changes, write them" is one step
         self._event_lock: asyncio.Lock | None = None
@@ -266,14 +270,15 @@ class EmbeddedServer:
 
     async def _ticker(self) -> None:
         """Heartbeat, Ready, ack timeout and the station's Error, refreshed every heartbeat_period_s."""
-        assert self._lock and self.hs and self.station
+        assert self._lock and self.hs and self.station and self.server
         while True:
             await asyncio.sleep(self.opc.handshake.heartbeat_period_s)
             try:
                 async with self._lock:
                     err = self.station.error_code if self.station.state == StationState.ERROR else None
-                    await self.write_handshake(self.hs.tick(self.accepting(), err))
-                    await self.write(self.state_changes())
+                    async with self.server.one_notification():
+                        await self.write_handshake(self.hs.tick(self.accepting(), err))
+                        await self.write(self.state_changes())
                     await self._continuous_step()
             except Exception:  # the ticker must survive one bad write; the next tick retries
                 log.exception("OPC UA ticker failed")
@@ -291,14 +296,18 @@ class EmbeddedServer:
                 log.exception("OPC UA: handling %s failed", kind)
 
     async def _handle_result(self, committed: CommittedInspection) -> None:
-        assert self._lock and self.hs and self.vsm
+        assert self._lock and self.hs and self.vsm and self.server
         trigger_id = committed.inspection.trigger_id
         async with self._lock:
             pending = self.hs.pending
             changes = self.hs.on_result(committed, self.accepting())
-            await self.write_handshake(changes)
+            async with self.server.one_notification():  # the result tags and ResultValid in one message
+                await self.write_handshake(changes)
             if changes and pending is not None:
-                self.last_signal_ms = (time.monotonic() - pending.requested_mono) * 1000
+                now = time.monotonic()
+                self.last_signal_ms = (now - pending.requested_mono) * 1000
+                trace = (pending.part_id, pending.requested_mono, committed.committed_mono, now)
+                self.signal_trace.append(trace)
             self.vsm.job_done(trigger_id)
             self.last_result = committed
             await self.write(self.state_changes())
@@ -338,7 +347,8 @@ class EmbeddedServer:
         if not written:
             return
         who = getattr(event.user, "name", None) or "anonymous"
-        async with self._lock:
+        assert self.server
+        async with self._lock, self.server.one_notification():
             if "PartId" in written:
                 self.hs.set_part_id(str(written["PartId"] or ""))
             if "RecipeSelect" in written:

@@ -39,6 +39,8 @@ class ConformanceReport:
     parts_sent: int = 0
     results: int = 0
     latencies_ms: list[float] = field(default_factory=list)
+    # per part, monotonic (system-wide on Linux): (part id, Trigger written, ResultValid seen)
+    stamps: list[tuple[str, float, float]] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -92,6 +94,7 @@ class Connection:
     security: str | None = None  # asyncua security string "Basic256Sha256,SignAndEncrypt,cert,key[,server]"
     application_uri: str | None = None  # None: the one in the client certificate, else DEFAULT_URI
     timeout_s: float = 5.0
+    publishing_interval_ms: float = 0.0  # 0: every change is published at once
 
     def resolved_application_uri(self) -> str:
         """A secured server refuses a client whose announced URI differs from its certificate's, so the
@@ -163,7 +166,7 @@ class PlcSimulator:
         nodes = [self.node(n) for n in watched]
         for n, node in zip(watched, nodes, strict=True):
             self.tags.names[node.nodeid] = n
-        sub = await c.create_subscription(0, self.tags)  # 0: every change is published at once
+        sub = await c.create_subscription(self.conn.publishing_interval_ms, self.tags)
         await sub.subscribe_data_change(nodes)
         for n, v in zip(watched, await c.read_values(nodes), strict=True):
             self.tags.values.setdefault(n, v)
@@ -207,7 +210,9 @@ class PlcSimulator:
             )
             await self.write(Trigger=False)
             return
-        report.latencies_ms.append((time.monotonic() - t0) * 1000)
+        seen = time.monotonic()
+        report.latencies_ms.append((seen - t0) * 1000)
+        report.stamps.append((part_id, t0, seen))
         res = await self.read(*RESULT_TAGS)
         report.results += 1
         if res["ResultPartId"] != part_id:

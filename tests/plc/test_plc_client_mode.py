@@ -297,3 +297,30 @@ def test_link_lost_is_not_raised_at_start_with_free_running_triggers(
         plc.close()
     assert 5 not in faults and reports == []
     assert seqs == [row[0] for row in sqlite3.connect(r.db).execute("select id from inspections order by id")]
+
+
+def test_a_replaced_results_db_starts_the_outbox_over(
+    tmp_path: Path, start_station: Callable[..., Running]
+) -> None:
+    """Outbox sequences are results.db ids: when results.db is replaced (new ids from 1), the old ones
+    must not hide the new results (the outbox ignores a sequence it holds)."""
+    port = free_port()
+    plc = PlcThread(f"opc.tcp://127.0.0.1:{port}/")
+    try:
+        plc.do(plc.plc.start())
+        cfg = _client_config(tmp_path, port)
+        first = start_station(cfg)
+        for i in range(3):
+            first.station.trigger(f"a-{i}")
+        assert wait_until(lambda: len(plc.plc.received) == 3 and first.link.status()["outbox"] == 0, 15)
+        first.link.stop()
+        first.station.stop()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{first.db}{suffix}").unlink(missing_ok=True)
+        second = start_station(cfg)
+        second.station.trigger("b-0")
+        assert wait_until(lambda: len(plc.plc.received) == 4, 15)
+        received = [(x.seq, x.part_id) for x in plc.plc.received]
+    finally:
+        plc.close()
+    assert received[-1] == (1, "b-0")

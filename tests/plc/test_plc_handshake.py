@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from asyncua import Client
 
@@ -198,3 +199,51 @@ def test_heartbeat_ticks_while_healthy_and_stops_in_error(
     assert hb1 > hb0
     assert fault == 4  # STATION_ERROR
     assert later == frozen
+
+
+def test_result_tags_and_result_valid_reach_a_subscriber_in_one_message(
+    tmp_path: Path, start_station: Callable[..., Running]
+) -> None:
+    """A client keeps one Publish request outstanding (asyncua's does; most PLCs too). Were the first
+    changed tag published at once, ResultValid would wait for the client's next request: a round trip per
+    part. The server publishes each handshake step as one message (GuardedServer.one_notification)."""
+    r = _start(tmp_path, start_station)
+    r.detector.hang()
+
+    async def go() -> list[list[tuple[str, Any]]]:
+        async with Client(r.url) as c:
+            v = await Vision.connect(c)
+            names = ["Busy", "ResultPartId", "ResultValid", "Heartbeat"]
+            nodes = [v.hs(n) for n in names]
+            rec = Recorder()
+            rec.names = {n.nodeid: name for n, name in zip(nodes, names, strict=True)}
+            sub = await c.create_subscription(0, rec)
+            await sub.subscribe_data_change(nodes)
+            messages: list[list[tuple[str, Any]]] = []
+            session = c.uaclient.session
+            deliver = session._subscription_callbacks[sub.subscription_id]
+
+            def observe(params: Any) -> Any:  # each PublishResponse, as the wire carried it
+                items = []
+                for data in params.NotificationMessage.NotificationData:
+                    for item in getattr(data, "MonitoredItems", []):
+                        node = sub._monitored_items[item.ClientHandle].node
+                        items.append((rec.names.get(node.nodeid, "?"), item.Value.Value.Value))
+                messages.append(items)
+                return deliver(params)
+
+            session._subscription_callbacks[sub.subscription_id] = observe
+            await v.write(PartId="G-1", Trigger=True)
+            await v.wait_value(v.hs("Busy"), bool)
+            beats = sum(1 for n, _ in rec.changes if n == "Heartbeat")
+            while sum(1 for n, _ in rec.changes if n == "Heartbeat") < beats + 2:
+                await asyncio.sleep(0.01)  # the client's publish loop went round: a request is waiting
+            r.detector.release()
+            while ("ResultValid", True) not in rec.changes:
+                await asyncio.sleep(0.01)
+            return messages
+
+    messages = asyncio.run(go())
+    with_valid = [m for m in messages if ("ResultValid", True) in m]
+    assert len(with_valid) == 1, messages
+    assert ("ResultPartId", "G-1") in with_valid[0] and ("Busy", False) in with_valid[0], messages
