@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 
 from inspect_app.config import StationConfig, parse_config
@@ -31,7 +32,28 @@ def default_model_dir(root: Path | None = None) -> Path:
     return root / release
 
 
-def demo_config(state_dir: Path = Path("var"), model_dir: Path | None = None) -> StationConfig:
+OPCUA_PORT = 4840  # the IANA port of OPC UA
+
+
+def demo_opcua_port(preferred: int = OPCUA_PORT) -> tuple[int, str]:
+    """(port, note): ``preferred`` if nothing listens on it on loopback, else one the OS says is free, so
+    that two demos on two state dirs both run. The note says why the port is not the preferred one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # as the server binds (asyncio does on Unix): a port left in TIME_WAIT by the last demo is free
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", preferred))
+            return preferred, ""
+        except OSError:
+            pass
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return port, f" ({preferred} is in use, by another demo or OPC UA server)"
+
+
+def demo_config(state_dir: Path = Path("var"), model_dir: Path | None = None,
+                opcua_port: int = OPCUA_PORT) -> StationConfig:
     model = str((model_dir or default_model_dir()).resolve())
     return parse_config(
         {
@@ -67,7 +89,7 @@ def demo_config(state_dir: Path = Path("var"), model_dir: Path | None = None) ->
             # window shows it); production settings: station.example.toml [opcua]
             "opcua": {
                 "mode": "server",
-                "endpoint": "opc.tcp://127.0.0.1:4840/",
+                "endpoint": f"opc.tcp://127.0.0.1:{opcua_port}/",
                 "security": ["None"],
                 "allow_anonymous": True,
                 "anonymous_role": "engineer",

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import os
-import sys
 import time
 from pathlib import Path
+
+from inspect_app.cli_parser import UserError, state_dir_with_db_alias
+from inspect_app.cli_password import add_password_input, read_new_password
 
 
 def add_arguments(sub: argparse._SubParsersAction) -> None:
@@ -53,7 +54,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="every Nth part: drop the link (client mode: restart the PLC server)",
     )
-    sim.add_argument("--db", type=Path, default=None, help="results.db: check each row is committed first")
+    state_dir_with_db_alias(sim, default=None)  # with it, each result's row is checked committed first
     sim.add_argument("--budget-ms", type=float, default=None, help="fail if trigger->ResultValid p99 exceeds")
     sim.add_argument("--timeout-s", type=float, default=10.0, help="a result later than this is missing")
     sim.set_defaults(func=cmd_simulate_plc)
@@ -73,26 +74,14 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--force", action="store_true", help="overwrite existing files")
     gen.set_defaults(func=cmd_gen_cert)
     hp = opcua.add_parser("hash-password", help="print a password hash for [opcua.users.NAME] password_hash")
-    hp.add_argument(
-        "--password-env", default=None, help="read the password from this env variable, not a prompt"
-    )
+    add_password_input(hp)  # as ui hash-password: a prompt, --password-stdin or --password-env NAME
     hp.set_defaults(func=cmd_hash_password)
 
 
 def cmd_hash_password(args: argparse.Namespace) -> int:
     from inspect_app.passwords import hash_password
 
-    if args.password_env:
-        password = os.environ.get(args.password_env, "")
-    else:
-        password = getpass.getpass("password: ")
-        if password != getpass.getpass("again: "):
-            print("passwords differ", file=sys.stderr)
-            return 2
-    if not password:
-        print("empty password refused", file=sys.stderr)
-        return 2
-    print(hash_password(password))
+    print(hash_password(read_new_password(args)))
     return 0
 
 
@@ -111,8 +100,9 @@ def cmd_gen_cert(args: argparse.Namespace) -> int:
     key = key or Path("var/pki/station_key.pem")
     for path in (cert, key):
         if path.exists() and not args.force:
-            print(f"{path} exists; use --force to replace it (clients trusting it must then be updated)")
-            return 2
+            raise UserError(
+                f"{path} exists; use --force to replace it (clients trusting it must then be updated)"
+            )
     hosts = args.host or sorted({socket.gethostname(), socket.getfqdn()})
     made = generate_certificate(cert, key, uri or "urn:inspect-app:station", hosts, days=args.days)
     print(f"wrote {cert} and {key} (0600)\n{describe(made)}")
@@ -147,8 +137,7 @@ def cmd_simulate_plc(args: argparse.Namespace) -> int:
         try:
             report = asyncio.run(sim.run(args.parts, args.rate, faults, budget_ms=args.budget_ms))
         except (OSError, TimeoutError, ua.UaError) as exc:
-            print(f"cannot reach the station at {url}: {type(exc).__name__} {exc}", file=sys.stderr)
-            return 2
+            raise UserError(f"cannot reach the station at {url}: {type(exc).__name__} {exc}") from exc
         report.notes.append(f"run took {time.monotonic() - t0:.1f}s")
     print(report.render())
     return 0 if report.passed else 1

@@ -15,7 +15,9 @@ import sys
 from collections.abc import Callable
 
 from inspect_app.config import StationConfig
+from inspect_app.frontend import FrontendUnavailable
 from inspect_app.station import Station
+from ui.display_check import window_problem
 from ui.qt_env import clean_qt_env
 
 log = logging.getLogger(__name__)
@@ -38,7 +40,11 @@ def freeze_startup_objects(_station: object = None) -> None:
 
 def run_gui(cfg: StationConfig, max_parts: int | None = None, *, lang: str | None = None,
             station_factory: Callable[[], Station] | None = None) -> int:
+    """Raises FrontendUnavailable, before anything is started, when Qt cannot open a window here."""
     clean_qt_env()
+    problem = window_problem()
+    if problem is not None:
+        raise FrontendUnavailable(problem)
     from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication
 

@@ -7,13 +7,15 @@ the window opens, so ``hash-password`` works on a machine without a display or Q
 from __future__ import annotations
 
 import argparse
-import getpass
-import sys
 from pathlib import Path
+
+from inspect_app.cli_parser import ENVIRONMENT, UserError
+from inspect_app.cli_password import add_password_input, read_new_password
 
 
 def add_arguments(subparsers: argparse._SubParsersAction) -> None:
-    gui = subparsers.add_parser("gui", help="the operator window on a station (default: the demo station)")
+    gui = subparsers.add_parser("gui", help="the operator window on a station (default: the demo station)",
+                                epilog=ENVIRONMENT)
     gui.add_argument("--config", type=Path, default=None, help="station config file (default: the demo)")
     gui.add_argument("--lang", choices=["en", "zh_CN"], default=None,
                      help="language (default: $INSPECT_APP_LANG, else [ui] language in the config)")
@@ -24,7 +26,7 @@ def add_arguments(subparsers: argparse._SubParsersAction) -> None:
     ui = subparsers.add_parser("ui", help="operator window tools")
     sub = ui.add_subparsers(metavar="ACTION", required=True)
     hp = sub.add_parser("hash-password", help="hash an engineer password for [ui] engineer_password_hash")
-    hp.add_argument("--password-stdin", action="store_true", help="read the password from stdin (scripts)")
+    add_password_input(hp)
     hp.set_defaults(func=cmd_hash_password)
 
 
@@ -35,32 +37,30 @@ def cmd_gui(args: argparse.Namespace) -> int:
     if args.config is not None:
         cfg = load_config(args.config)
     else:
-        from inspect_app.demo import demo_config
+        from inspect_app.demo import demo_config, demo_opcua_port
 
-        cfg = demo_config(state_dir=args.state_dir or Path("var"))
+        port, why = demo_opcua_port()
+        print(f"demo OPC UA server on opc.tcp://127.0.0.1:{port}/{why}")
+        cfg = demo_config(state_dir=args.state_dir or Path("var"), opcua_port=port)
     if args.state_dir is not None:
         cfg = cfg.model_copy(update={"state_dir": args.state_dir.resolve()})
     configure_offline(cfg.state_dir)
+    from inspect_app.frontend import FrontendUnavailable
     from ui.app import run_gui
 
-    return run_gui(cfg, max_parts=args.max_parts, lang=args.lang)
+    try:
+        return run_gui(cfg, max_parts=args.max_parts, lang=args.lang)
+    except FrontendUnavailable as exc:  # the window was asked for by name: no headless fallback here
+        raise UserError(f"cannot open the operator window: {exc}") from exc
 
 
 def cmd_hash_password(args: argparse.Namespace) -> int:
     from inspect_app.passwords import hash_password
 
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass("Engineer password: ")
-        if getpass.getpass("Again: ") != password:
-            print("the two passwords differ", file=sys.stderr)
-            return 2
     try:
-        hashed = hash_password(password)
+        hashed = hash_password(read_new_password(args))
     except ValueError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
+        raise UserError(str(exc)) from exc
     print("# put this in the station config file:")
     print("[ui]")
     print(f'engineer_password_hash = "{hashed}"')
