@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from inspect_app.cli_parser import ENVIRONMENT, UserError
 
 OUT_ENV = (
     "INSPECT_APP_TRAIN_OUT"  # DDP child processes re-run the command line; they must reuse rank 0's folder
@@ -83,12 +86,23 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     tr.add_argument(
         "--config", type=Path, default=None, help="start from a run's config.yaml; flags override"
     )
-    tr.add_argument("--resume", type=Path, default=None, help="continue a run folder (or its .ckpt)")
+    tr.add_argument(
+        "--resume", type=Path, default=None,
+        help="continue a run folder (or its .ckpt); with --epochs N, extend it to N epochs",
+    )
+    tr.add_argument(
+        "--print-config", action="store_true",
+        help="print the resolved config (every hyperparameter, trainer options) and exit without training",
+    )
     tr.add_argument("--state-dir", type=Path, default=Path("var"), help="caches and settings (default var/)")
     tr.set_defaults(func=cmd_train)
 
-    ev = sub.add_parser("evaluate", help="metrics, PR curve and confusion matrix of a model on a split")
-    ev.add_argument("--model", type=Path, required=True, help="a release dir, a run dir or a .pt")
+    ev = sub.add_parser("evaluate", help="metrics, PR curve and confusion matrix of a model on a split",
+                        epilog=ENVIRONMENT)
+    ev.add_argument(
+        "--model", required=True,
+        help="a release as NAME/VERSION (under $INSPECT_APP_MODELS) or its folder, a run folder, or a .pt",
+    )
     ev.add_argument("--data", type=Path, required=True, help="data.yaml")
     ev.add_argument("--split", default="test", choices=["train", "val", "test"])
     ev.add_argument(
@@ -100,8 +114,8 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--state-dir", type=Path, default=Path("var"))
     ev.set_defaults(func=cmd_evaluate)
 
-    models = sub.add_parser("models", help="model releases: list, show, promote, release")
-    msub = models.add_subparsers(metavar="ACTION", required=True)
+    models = sub.add_parser("models", help="model releases: list, show, promote, release", epilog=ENVIRONMENT)
+    msub = models.add_subparsers(metavar="ACTION")
     ls = msub.add_parser("list", help="releases under the models folder")
     show = msub.add_parser("show", help="a release's manifest, verified")
     show.add_argument("release", help="NAME/VERSION or a release directory")
@@ -117,7 +131,10 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     rel.add_argument("--promote", action="store_true", help="and make it the default model")
     rel.add_argument("--threads", type=int, default=None)
     for p in (ls, show, promote, rel):
-        p.add_argument("--root", type=Path, default=None, help="models folder (default: the repo's models/)")
+        p.add_argument(
+            "--root", type=Path, default=None,
+            help="models folder (default: $INSPECT_APP_MODELS, else models/)",
+        )
         p.add_argument("--state-dir", type=Path, default=Path("var"))
     ls.set_defaults(func=cmd_models_list)
     show.set_defaults(func=cmd_models_show)
@@ -131,6 +148,16 @@ def passive_openmp() -> None:
     took 200 s with 2 threads next to another training, 3.4 s with this (and 2.1 s with 1 thread). Must be
     set before torch loads; an explicit OMP_WAIT_POLICY wins."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def _prepare(state_dir: Path) -> None:
+    """Before torch, ultralytics or Lightning load: offline, passive OpenMP, and no INFO line from
+    matplotlib's font cache (ultralytics imports it; "generated new fontManager" means nothing to a user)."""
+    passive_openmp()
+    from inspect_app.offline import configure_offline
+
+    configure_offline(state_dir)
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
 
 
 def _fail(command: str, exc: BaseException) -> int:
@@ -199,14 +226,11 @@ def train_config_from_args(args: argparse.Namespace) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    passive_openmp()
-    from inspect_app.offline import configure_offline
-
-    configure_offline(args.state_dir)
+    _prepare(args.state_dir)
     from training.data_yaml import DataError, load_data_yaml
 
     try:
-        from training.run import RESUME_OVERRIDES, load_run_config, train
+        from training.run import RESUME_OVERRIDES, check_hyp, load_run_config, resume_plan, train
 
         resume = None
         if args.resume is not None:
@@ -215,8 +239,13 @@ def cmd_train(args: argparse.Namespace) -> int:
                 value = getattr(args, opt, None)
                 if value is not None:
                     setattr(cfg, opt, value)
+            cfg = resume_plan(cfg, resume, args.epochs, args.patience)
         else:
             cfg = train_config_from_args(args)
+        hyp = check_hyp(cfg)  # before anything is read or made: a typo leaves nothing behind
+        if args.print_config:
+            print_config(cfg, hyp)
+            return 0
         spec = load_data_yaml(cfg.data)
         s = spec.summary()
         print(
@@ -235,6 +264,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not result.is_global_zero:
         return 0  # DDP: rank 0 reports
     best = result.summary.get("best") or {}
+    if result.summary.get("stopped_early"):
+        print(result.summary["stopped_early"])
     print(
         f"run {result.out}: best epoch {result.summary.get('best_epoch')}, "
         f"val mAP50 {best.get('mAP50', 0):.4f}, "
@@ -244,18 +275,46 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    passive_openmp()
-    from inspect_app.offline import configure_offline
+def print_config(cfg: Any, hyp: dict[str, Any]) -> None:
+    """The config this run would use, in the layout of its config.yaml; "auto" choices that need the data
+    (batch, optimizer) are resolved when training starts and are written to the run's config.yaml."""
+    import yaml
 
-    configure_offline(args.state_dir)
+    from training.module import _plain
+    from training.run import resolve_trainer_options
+
+    trainer = resolve_trainer_options(cfg)
+    skip = ("data", "model", "workers")  # workers: a trainer option here, as in config.yaml
+    resolved = {
+        "data": str(cfg.data),
+        "model": cfg.model,
+        "out": cfg.out,
+        "hyp": {k: _plain(v) for k, v in hyp.items() if k not in skip},
+        "trainer": {**trainer, "save_period": cfg.save_period},
+    }
+    print(yaml.safe_dump(resolved, sort_keys=False), end="")
+
+
+def release_ref(model: str) -> Path:
+    """``--model`` of evaluate: a path as given, else a release NAME/VERSION under the models folder."""
+    p = Path(model)
+    if p.exists():
+        return p
+    from inspect_app.demo import models_root
+
+    under_root = models_root() / model
+    return under_root if (under_root / "manifest.json").is_file() else p
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    _prepare(args.state_dir)
     from inspect_app.model_release import ModelError
     from training.data_yaml import DataError
     from training.evaluate import evaluate
 
     try:
         result = evaluate(
-            args.model,
+            release_ref(args.model),
             args.data,
             args.split,
             args.out,
@@ -272,8 +331,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _root(args: argparse.Namespace) -> Path:
+def _root(args: argparse.Namespace, must_exist: bool = True) -> Path:
     if args.root is not None:
+        if must_exist and not args.root.is_dir():  # a typo must not list "no releases" and succeed
+            raise UserError(f"--root {args.root}: no such folder")
         return args.root
     from inspect_app.demo import models_root
 
@@ -356,16 +417,13 @@ def write_default(root: Path, model_id: str) -> None:
 
 
 def cmd_models_release(args: argparse.Namespace) -> int:
-    passive_openmp()
-    from inspect_app.offline import configure_offline
-
-    configure_offline(args.state_dir)
+    _prepare(args.state_dir)
     from inspect_app.model_release import ModelError
     from training.data_yaml import DataError
     from training.export import release_model
     from training.release_check import ReleaseCheckError
 
-    root = _root(args)
+    root = _root(args, must_exist=False)  # a release may start a new models folder
     try:
         d = release_model(
             args.run,

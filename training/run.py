@@ -36,9 +36,10 @@ from ultralytics import __version__ as ULTRALYTICS_VERSION  # noqa: E402
 from ultralytics.utils.torch_utils import EarlyStopping, init_seeds  # noqa: E402
 
 from training.checkpoints import MONITOR, UltralyticsWeights  # noqa: E402
+from training.console import EpochBar, quiet_libraries  # noqa: E402
 from training.data_yaml import DataSpec, load_data_yaml  # noqa: E402
 from training.datamodule import CloseMosaic, YoloDataModule  # noqa: E402
-from training.module import YoloDetector  # noqa: E402
+from training.module import YoloDetector, resolve_hyp  # noqa: E402
 
 CONFIG = "config.yaml"
 # may differ when a run is resumed (other machine, other device count); everything else comes from config.yaml
@@ -104,17 +105,25 @@ class EpochTimer(pl.Callback):
 
 class Patience(pl.Callback):
     """ultralytics' own EarlyStopping on val fitness (mAP50-95): unlike Lightning's, epochs at zero fitness
-    early in a run do not count against the patience."""
+    early in a run do not count against the patience. When it stops the run it says so (``stopped``)."""
 
     def __init__(self, patience: int) -> None:
         self.stopper = EarlyStopping(patience=patience)
+        self.stopped: str | None = None
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or trainer.state.fn != "fit":
             return
         fitness = pl_module.val_metrics.get("fitness")  # type: ignore[attr-defined]
-        if self.stopper(trainer.current_epoch + 1, fitness):
+        epoch = trainer.current_epoch + 1
+        if self.stopper(epoch, fitness):
             trainer.should_stop = True  # every rank computed the same fitness from the gathered stats
+            self.stopped = (
+                f"stopped early after epoch {epoch} of {trainer.max_epochs}: val mAP50-95 has not improved "
+                f"for {self.stopper.patience} epochs since epoch {self.stopper.best_epoch} (--patience)"
+            )
+            if trainer.is_global_zero:
+                print(f"\n{self.stopped}", flush=True)
 
     def state_dict(self) -> dict[str, Any]:
         return {"best_fitness": self.stopper.best_fitness, "best_epoch": self.stopper.best_epoch}
@@ -248,14 +257,52 @@ def _parent(model: str) -> str:
     return str(p.resolve()) if p.suffix == ".pt" else f"{model} (from scratch)"
 
 
+def check_hyp(cfg: TrainConfig) -> dict[str, Any]:
+    """ultralytics' full hyperparameters for this run, or ValueError naming the bad key (one line)."""
+    try:
+        return vars(resolve_hyp(cfg.hyp_overrides()))
+    except (SyntaxError, TypeError, ValueError) as exc:  # how ultralytics' get_cfg reports a bad key
+        raise ValueError("--hyp/flags: " + "; ".join(ln.strip() for ln in str(exc).splitlines() if ln.strip())
+                         ) from exc
+
+
+def resume_plan(cfg: TrainConfig, ckpt: Path, epochs: int | None, patience: int | None) -> TrainConfig:
+    """The config a resumed run continues with. ``--epochs`` larger than the epochs done extends a run
+    (a finished one too); a run that is finished, or stopped early and would stop again at once, is
+    refused with what to do instead."""
+    ck = torch.load(ckpt, map_location="cpu", weights_only=False)
+    done = int(ck.get("epoch", -1)) + 1  # the checkpoint is written at the end of its epoch
+    planned = int(cfg.hyp.get("epochs", 100))
+    if epochs is not None:
+        if epochs <= done:
+            raise ValueError(f"{ckpt}: {done} epoch(s) are done already; --epochs must be more than {done} "
+                             "to train on")
+        cfg.hyp["epochs"] = planned = epochs
+    elif done >= planned:
+        raise ValueError(f"{ckpt}: the run finished its {planned} epochs; to train it further, "
+                         f"give --epochs N with N > {done}")
+    if patience is not None:
+        cfg.hyp["patience"] = patience
+    stopper = next((v for k, v in (ck.get("callbacks") or {}).items() if k.startswith("Patience")), {})
+    idle = done - int(stopper.get("best_epoch") or done)  # epochs since the best one
+    limit = int(cfg.hyp.get("patience", 100))  # 0: never stop early (ultralytics)
+    if stopper.get("best_fitness") and limit > 0 and idle >= limit:
+        raise ValueError(f"{ckpt}: the run stopped early (no better val mAP50-95 for {idle} epochs since "
+                         f"epoch {stopper['best_epoch']}) and would stop again at once; give --patience N "
+                         f"with N > {idle} to train on")
+    return cfg
+
+
 def train(cfg: TrainConfig, resume: Path | None = None, spec: DataSpec | None = None) -> RunResult:
+    quiet_libraries()
     out = Path(cfg.out).resolve()
     if resume is None and _launcher_rank() == 0 and out.exists() and any(out.iterdir()):
         raise FileExistsError(
             f"{out} is not empty; choose a new --out, or --resume {out} to continue that run"
         )
-    out.mkdir(parents=True, exist_ok=True)
+    check_hyp(cfg)  # a typo in a hyperparameter leaves no run folder behind
     spec = spec or load_data_yaml(cfg.data)
+    out.mkdir(parents=True, exist_ok=True)
     topts = resolve_trainer_options(cfg)
     hyp = cfg.hyp_overrides()
     hyp["workers"] = topts["workers"]
@@ -306,9 +353,10 @@ def train(cfg: TrainConfig, resume: Path | None = None, spec: DataSpec | None = 
         LastCheckpoint(out / "checkpoints"),
         UltralyticsWeights(out / "weights", config),
         CloseMosaic(int(module.hyp.close_mosaic or 0)),
-        Patience(int(module.hyp.patience)),
+        patience := Patience(int(module.hyp.patience)),
         SaveConfig(out / CONFIG, config),
         timer,
+        EpochBar(),
     ]
     if cfg.save_period > 0:
         callbacks.append(
@@ -354,6 +402,7 @@ def train(cfg: TrainConfig, resume: Path | None = None, spec: DataSpec | None = 
         "train_images": len(dm.train_set) if dm.train_set is not None else 0,
         "epoch_train_s": timer.train_s,
         "epoch_total_s": timer.total_s,
+        "stopped_early": patience.stopped,
     }
     best_pt = out / "weights" / "best.pt"
     if best_pt.is_file():

@@ -123,6 +123,79 @@ def test_resume_continues_the_run(scratch_run: Path, tmp_path: Path, state_dir: 
     assert sorted(_epoch_rows(run)) == [0, 1]  # the epoch before the resume is still in metrics.csv
 
 
+def test_resume_with_more_epochs_extends_a_finished_run(
+    scratch_run: Path, tmp_path: Path, state_dir: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    from inspect_app.cli import main
+
+    run = tmp_path / "extended"
+    shutil.copytree(scratch_run, run)
+    resume = ["train", "--resume", str(run), "--state-dir", str(state_dir)]
+    assert main(resume) == 2  # finished: nothing to continue, and it says what to do
+    assert capfd.readouterr().err.strip().endswith("the run finished its 2 epochs; to train it further, "
+                                                    "give --epochs N with N > 2")
+    assert main([*resume, "--epochs", "2"]) == 2
+    assert "2 epoch(s) are done already" in capfd.readouterr().err
+    assert main([*resume, "--epochs", "3"]) == 0
+    bar = capfd.readouterr().out.replace("\r", "\n")  # Lightning's bar writes to stdout
+    assert "Epoch 3/3" in bar and "Epoch 0" not in bar and "Epoch 2:" not in bar  # counted from 1
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["epoch"] == 2
+    assert sorted(_epoch_rows(run)) == [0, 1, 2]
+    assert yaml.safe_load((run / "config.yaml").read_text())["hyp"]["epochs"] == 3
+    assert json.loads((run / "summary.json").read_text())["epochs_run"] == 1
+
+
+def test_a_run_stopped_early_is_not_resumed_into_an_instant_stop(scratch_run: Path, tmp_path: Path) -> None:
+    import torch
+
+    from training.run import load_run_config, resume_plan
+
+    ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    shutil.copytree(scratch_run, tmp_path / "run")
+    state = torch.load(ckpt, weights_only=False)
+    key = next(k for k in state["callbacks"] if k.startswith("Patience"))
+    state["callbacks"][key] = {"best_fitness": 0.4, "best_epoch": 1}  # as a run stopped by --patience 1
+    torch.save(state, ckpt)
+    cfg, _ = load_run_config(tmp_path / "run")
+    cfg.hyp["patience"] = 1
+    with pytest.raises(ValueError, match=r"stopped early .* give --patience N with N > 1"):
+        resume_plan(cfg, ckpt, epochs=4, patience=None)
+    assert resume_plan(cfg, ckpt, epochs=4, patience=5).hyp["patience"] == 5
+
+
+def test_print_config_prints_the_resolved_config_and_makes_nothing(
+    scenes_yaml: Path, tmp_path: Path, state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from inspect_app.cli import main
+
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(scenes_yaml), "--epochs", "7", "--hyp", "fliplr=0.0", "--out", str(out),
+            "--state-dir", str(state_dir)]
+    assert main([*argv, "--print-config"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["hyp"]["epochs"] == 7 and printed["hyp"]["fliplr"] == 0.0
+    assert printed["hyp"]["mosaic"] == 1.0  # ultralytics' defaults are resolved too
+    assert printed["out"] == str(out) and set(printed["trainer"]) >= {"accelerator", "precision", "workers"}
+    assert not out.exists()
+
+
+def test_a_bad_hyperparameter_is_one_line_and_leaves_no_run_folder(
+    scenes_yaml: Path, tmp_path: Path, state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from inspect_app.cli import main
+
+    for bad in ("bogus=1", "lr0=-1"):
+        out = tmp_path / bad
+        argv = ["train", "--data", str(scenes_yaml), "--hyp", bad, "--out", str(out)]
+        assert main([*argv, "--state-dir", str(state_dir)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("inspect-app train: --hyp/flags: ")
+        assert bad.split("=")[0] in err[0]
+        assert not out.exists()
+
+
 def test_optimizer_groups_and_schedule_follow_ultralytics(scratch_run: Path) -> None:
     import torch
 

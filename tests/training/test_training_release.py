@@ -144,14 +144,18 @@ def test_models_list_show_promote(
 
 
 def test_evaluate_writes_metrics_pr_curve_and_confusion_matrix(
-    release: Path, scenes_yaml: Path, tmp_path: Path, state_dir: Path
+    release: Path, models_root: Path, scenes_yaml: Path, tmp_path: Path, state_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import cv2
 
     from inspect_app.cli import main
 
     out = tmp_path / "eval"
-    args = ["evaluate", "--model", str(release), "--data", str(scenes_yaml), "--split", "test"]
+    monkeypatch.setenv("INSPECT_APP_MODELS", str(models_root))
+    monkeypatch.chdir(tmp_path)  # NAME/VERSION is looked up in the models folder, not the working dir
+    assert release == models_root / "scenes" / "1.0.0"
+    args = ["evaluate", "--model", "scenes/1.0.0", "--data", str(scenes_yaml), "--split", "test"]
     assert main([*args, "--out", str(out), "--state-dir", str(state_dir)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     manifest = json.loads((release / "manifest.json").read_text())
