@@ -155,6 +155,9 @@ class ClassRule(_Strict):
     ignore: bool = False
 
 
+Language = Literal["en", "zh_CN"]  # the operator window's languages (ui/i18n)
+
+
 class RecipeConfig(_Strict):
     model: str = Field(description="model release directory, e.g. models/synth-pcb/1.0.0")
     description: str = ""
@@ -163,6 +166,23 @@ class RecipeConfig(_Strict):
     max_count: int = Field(0, ge=0, description="defects of one class allowed before FAIL")
     roi: ROI | None = None
     classes: dict[str, ClassRule] = Field(default_factory=dict)
+    display_names: dict[Language, dict[str, str]] = Field(
+        default_factory=dict,
+        description='class names as the window shows them, per language, e.g. {zh_CN = {scratch = "划痕"}}; '
+        "a class not listed is shown by its model name; data, logs and the PLC keep the model's names",
+    )
+
+    @field_validator("display_names")
+    @classmethod
+    def _display_names(cls, v: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for lang, names in v.items():
+            for name, shown in names.items():
+                if not shown.strip():
+                    raise ValueError(f"{lang}.{name}: a display name cannot be empty")
+            twice = {s for s in names.values() if list(names.values()).count(s) > 1}
+            if twice:  # two classes the operator could not tell apart
+                raise ValueError(f"{lang}: {', '.join(sorted(twice))} is the display name of two classes")
+        return v
 
 
 # ---------------------------------------------------------------- store
@@ -219,7 +239,7 @@ class UiConfig(_Strict):
     engineer_password_hash: str | None = Field(
         None, description="output of `inspect-app ui hash-password`; unset = no engineer mode"
     )
-    language: Literal["en", "zh_CN"] = "en"
+    language: Language = "en"
     display_fps: float = Field(30.0, gt=0, le=30, description="live view repaints per second at most")
     gallery_size: int = Field(12, ge=1, le=200, description="reject thumbnails shown")
     nice: int = Field(

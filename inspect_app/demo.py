@@ -52,6 +52,10 @@ def demo_opcua_port(preferred: int = OPCUA_PORT) -> tuple[int, str]:
     return port, f" ({preferred} is in use, by another demo or OPC UA server)"
 
 
+# how the demo's window names the four synthetic defect classes in Chinese (recipes' display_names)
+DISPLAY_NAMES = {"zh_CN": {"scratch": "划痕", "pit": "凹坑", "open": "断路", "short": "短路"}}
+
+
 def demo_config(state_dir: Path = Path("var"), model_dir: Path | None = None,
                 opcua_port: int = OPCUA_PORT) -> StationConfig:
     model = str((model_dir or default_model_dir()).resolve())
@@ -75,12 +79,14 @@ def demo_config(state_dir: Path = Path("var"), model_dir: Path | None = None,
                     "model": model,
                     "description": "synthetic PCB, any defect fails",
                     "min_conf": 0.4,
+                    "display_names": DISPLAY_NAMES,
                 },
                 "pcb-lenient": {
                     "model": model,
                     "description": "allows one pit; scratches need conf 0.6",
                     "min_conf": 0.4,
                     "classes": {"pit": {"max_count": 1}, "scratch": {"min_conf": 0.6}},
+                    "display_names": DISPLAY_NAMES,
                 },
             },
             "active_recipe": "pcb-demo",

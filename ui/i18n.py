@@ -37,6 +37,7 @@ class Translations:
         self._app = app
         self._installed: list[QTranslator] = []
         self.language = "en"
+        QLocale.setDefault(QLocale("en"))  # not the process's C locale: counts show grouped, 1,234,567
 
     def set_language(self, lang: str) -> None:
         if lang not in LANGUAGES:

@@ -6,7 +6,7 @@ the frame is scaled once per shown part with OpenCV (GIL released) into an image
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -20,10 +20,12 @@ from ui.i18n import translate
 from ui.overlay import Box, draw_inspection, fit_rect
 
 
-def boxes_of(result: CommittedInspection) -> list[Box]:
+def boxes_of(result: CommittedInspection, shown: Mapping[str, str] | None = None) -> list[Box]:
     insp = result.inspection
     failing = {r.box for r in insp.decision.reasons if r.box is not None}
-    return [Box(d.class_name, d.confidence, d.box, d.box in failing) for d in insp.detections]
+    shown = shown or {}
+    return [Box(d.class_name, d.confidence, d.box, d.box in failing, shown.get(d.class_name))
+            for d in insp.detections]
 
 
 BACKGROUND = QColor("#111111")
@@ -47,10 +49,10 @@ class LiveView(QWidget):
         self.part_id: str | None = None
 
     def show_result(self, result: CommittedInspection, names: Sequence[str],
-                    roi: RectROI | PolygonROI | None) -> None:
+                    roi: RectROI | PolygonROI | None, shown: Mapping[str, str] | None = None) -> None:
         insp = result.inspection
         self._array = insp.image
-        self._boxes = boxes_of(result)
+        self._boxes = boxes_of(result, shown)
         self._names, self._roi = names, roi
         self.part_id = insp.part_id
         self._note = "" if insp.image is not None else (insp.decision.error_code or "")

@@ -14,11 +14,12 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PyQt6.QtCore import Qt, QTimer
-from PyQt6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PyQt6.QtGui import QCloseEvent, QKeySequence, QResizeEvent, QShortcut
 from PyQt6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -38,6 +39,7 @@ from inspect_app.demo import models_root
 from inspect_app.station import Station
 from inspect_app.types import Severity, StatusEvent, Verdict
 from ui.charts import CycleTrendChart, DefectBarChart
+from ui.class_names import shown_list, shown_names
 from ui.controller import StationController
 from ui.counters import CountersPanel
 from ui.db_reader import DbReader
@@ -47,15 +49,16 @@ from ui.live_view import LiveView
 from ui.priority import lower_this_thread
 from ui.reason_text import error_title
 from ui.reject_gallery import RejectGallery
-from ui.results_table import ResultsTable
+from ui.results_table import RecentResults
 from ui.roles import RoleManager
+from ui.screen_fit import banner_height, counter_px, initial_size, thumb_px
 from ui.status_lights import StatusInputs, StatusLights, assess
 from ui.verdict_banner import VerdictBanner
 from ui.window_actions import WindowActions
 
 log = logging.getLogger(__name__)
 
-RECENT_ROWS = 50
+RECENT_ROWS = 100
 CHART_PERIOD_S = 0.5  # trends need no 30 fps: the charts repaint at most twice a second
 LIGHTS_PERIOD_S = 0.25  # lights and buttons are re-assessed 4 times a second, and at once on an event
 # Every Qt call from Python holds the GIL the pipeline's threads need: numbers nobody can read 30 times a
@@ -108,7 +111,7 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
 
     # ---------------------------------------------------------------- layout
     def _build(self) -> None:
-        self.resize(1600, 1000)
+        available = self.screen().availableGeometry().size()
         bar = QToolBar()
         bar.setMovable(False)
         bar.setStyleSheet("QToolBar { spacing: 6px; padding: 4px; } QPushButton { font-size: 16px; "
@@ -152,12 +155,13 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
         self.counters.reset_requested.connect(lambda: self.reset_counters(confirm=True))
         self.lights = StatusLights()
         self.trend, self.defects = CycleTrendChart(), DefectBarChart()
-        self.table, self.gallery = ResultsTable(), RejectGallery()
+        self.recent, self.gallery = RecentResults(), RejectGallery()
+        self.table = self.recent.table
         self.table.open_requested.connect(self.open_result)
         self.gallery.open_requested.connect(self.open_result)
 
         right = QVBoxLayout()
-        right.addWidget(self.counters)
+        right.setContentsMargins(0, 0, 0, 0)
         right.addWidget(self.lights)
         charts = QHBoxLayout()
         charts.addWidget(self.trend, 3)
@@ -165,30 +169,54 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
         right.addLayout(charts, 1)
         right_panel = QWidget()
         right_panel.setLayout(right)
-        right_panel.setMinimumWidth(600)
+        right_panel.setMinimumWidth(480)
+        self.lights.setMinimumWidth(480)  # its texts wrap: the window's minimum height is taken at this width
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.live)
         top.addWidget(right_panel)
         top.setStretchFactor(0, 3)
         top.setStretchFactor(1, 2)
+        top.setSizes([600, 400])  # 3:2 from the start, so the lights' texts need no extra lines
         self.tabs = QTabWidget()
         self.tabs.addTab(self.gallery, "")
-        self.tabs.addTab(self.table, "")
+        self.tabs.addTab(self.recent, "")
         self.tabs.currentChanged.connect(lambda _i: self.refresh())
         main = QSplitter(Qt.Orientation.Vertical)
         main.addWidget(top)
         main.addWidget(self.tabs)
         main.setStretchFactor(0, 3)
         main.setStretchFactor(1, 1)
-        self.tabs.setMinimumHeight(200)  # a row of thumbnails with their captions
+        main.setSizes([750, 250])  # the image and lights first; one row of rejects is enough to start
+        main.setChildrenCollapsible(False)
         central = QWidget()
         box = QVBoxLayout(central)
-        box.setContentsMargins(6, 6, 6, 6)
+        box.setContentsMargins(6, 4, 6, 4)
+        box.setSpacing(3)
         box.addWidget(self.banner)
+        # the counters span the window: a 7-digit count keeps big digits on a 1366-pixel screen
+        box.addWidget(self.counters)
         box.addWidget(main, 1)
         self.setCentralWidget(central)
         self.message = QLabel()
+        self._message: Callable[[], str] = str
         self.statusBar().addWidget(self.message, 1)
+        self._scaled_for = -1
+        self.resize(initial_size(available))
+        self._scale_to(self.height())
+
+    def resizeEvent(self, event: QResizeEvent | None) -> None:
+        super().resizeEvent(event)
+        self._scale_to(self.height())
+
+    def _scale_to(self, height: int) -> None:
+        """Banner, counters' digits and thumbnails follow the window's height (see screen_fit)."""
+        if height == self._scaled_for:
+            return
+        self._scaled_for = height
+        self.banner.setFixedHeight(banner_height(height))
+        self.counters.set_value_px(counter_px(height))
+        self.gallery.set_thumb_px(thumb_px(height))
+        self.tabs.setMinimumHeight(self.tabs.tabBar().sizeHint().height() + self.gallery.row_height())
 
     def retranslate(self) -> None:
         title = translate("MainWindow", "Inspection station {0}").format(self.config.station.name)
@@ -208,6 +236,12 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
         self.audit_button.setText(translate("MainWindow", "Audit…"))
         self.tabs.setTabText(0, translate("MainWindow", "Last rejects"))
         self.tabs.setTabText(1, translate("MainWindow", "Recent results"))
+        self.message.setText(self._message())  # the status bar too speaks the new language
+        names = self.shown_names()
+        self.table.set_names(names)
+        self.gallery.set_names(names)
+        self._stats_version = -1  # the bar chart's class names at the next tick
+        self._lights_at = 0.0  # and the lights' texts
         self._update_controls()
 
     # ---------------------------------------------------------------- display timer
@@ -217,8 +251,9 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
         if batch.latest is not None:
             insp = batch.latest.inspection
             names, roi = self.names_and_roi(insp.recipe)
-            self.live.show_result(batch.latest, names, roi)
-            detail = ", ".join(dict.fromkeys(r.class_name or r.code for r in insp.decision.reasons))
+            shown = self.shown_names(insp.recipe)
+            self.live.show_result(batch.latest, names, roi, shown)
+            detail = shown_list(dict.fromkeys(r.class_name or r.code for r in insp.decision.reasons), shown)
             if insp.verdict == Verdict.NOT_INSPECTED:
                 detail = error_title(insp.decision.error_code) or detail
             self.banner.set_result(insp.verdict, insp.part_id, insp.timings_ms.get("total"), detail)
@@ -237,7 +272,8 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
         if version != self._stats_version and now - self._charts_at >= CHART_PERIOD_S:
             self._stats_version, self._charts_at = version, now
             self.trend.set_values(cycles)
-            self.defects.set_counts(defects, self.names_and_roi(st.recipe if st else None)[0])
+            recipe = st.recipe if st else None
+            self.defects.set_counts(defects, self.names_and_roi(recipe)[0], self.shown_names(recipe))
         if now - self._lights_at >= LIGHTS_PERIOD_S or batch.events:
             self._lights_at = now
             self.lights.set_items(assess(StatusInputs(st, self.phase, self.config, self.start_error,
@@ -253,6 +289,13 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
             return (), None
         det = st.models().get(r.model) if st is not None else None
         return (tuple(det.info.names) if det else tuple(r.classes)), r.roi
+
+    def shown_names(self, recipe: str | None = None) -> dict[str, str]:
+        """class -> the name shown in the window's language (the recipe's display_names)."""
+        st = self.controller.station
+        cfg = st.config if st is not None else self.config
+        r = cfg.recipes.get(recipe or (st.recipe if st is not None else cfg.active_recipe))
+        return shown_names(r, self.translations.language)
 
     def _blocked_text(self) -> str | None:
         st = self.controller.station
@@ -281,19 +324,24 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
                 self.store_error = ev.message
             elif "succeed again" in ev.message:
                 self.store_error = None
+        stamp, p = time.strftime("%H:%M:%S "), ev.payload
         if ev.severity == Severity.ERROR:
-            self.show_message(time.strftime("%H:%M:%S ") + ev.message, error=True)
-        elif ev.kind == "recipe" and "saved" in ev.payload:
-            self.show_message(time.strftime("%H:%M:%S ") + translate("MainWindow", "Recipe {0} saved to {1}.")
-                              .format(ev.payload.get("recipe"), ev.payload["saved"]))
-        elif ev.kind == "recipe" and "save_error" in ev.payload:
-            text = translate("MainWindow", "Recipe {0} is applied but was NOT saved: {1}")
-            self.show_message(time.strftime("%H:%M:%S ") + text.format(ev.payload.get("recipe"),
-                                                                       ev.payload["save_error"]), error=True)
+            self.show_message(stamp + ev.message, error=True)
+        elif ev.kind == "recipe" and "saved" in p:
+            self.show_message(lambda: stamp + translate("MainWindow", "Recipe {0} saved to {1}.")
+                              .format(p.get("recipe"), p["saved"]))
+        elif ev.kind == "recipe" and "save_error" in p:
+            self.show_message(lambda: stamp + translate(
+                "MainWindow", "Recipe {0} is applied but was NOT saved: {1}").format(p.get("recipe"),
+                                                                                      p["save_error"]),
+                error=True)
 
-    def show_message(self, text: str, error: bool = False) -> None:
+    def show_message(self, text: str | Callable[[], str], error: bool = False) -> None:
+        """Show ``text`` in the status bar. Give a function that translates (``lambda: translate(...)``)
+        and the message is written again in the new language when the operator switches."""
+        self._message = text if callable(text) else (lambda: text)
         self.message.setStyleSheet("color: #B71C1C; font-weight: bold;" if error else "")
-        self.message.setText(text)
+        self.message.setText(self._message())
 
     def _update_controls(self) -> None:
         st = self.controller.station
@@ -316,7 +364,7 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
     # ---------------------------------------------------------------- DB reads (refresh timer)
     def refresh(self) -> None:
         # only the tab on show is read: the other is refreshed when it is picked
-        if self.tabs.currentWidget() is self.table:
+        if self.tabs.currentWidget() is self.recent:
             self.reader.request("recent", RECENT_ROWS)
         else:
             st = self.controller.station
@@ -340,9 +388,14 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
     def _on_started(self, station: Station) -> None:
         self.phase, self.start_error = "running", None
         self._lights_at = 0.0  # a new phase shows at the next tick
-        self.last_station = station  # its final counters stay on screen after a stop
+        previous, self.last_station = self.last_station, station  # final counters stay shown after a stop
+        if previous is not None and previous.counters.get("total"):
+            # a new station counts from 0: say so in the audit, as a reset from the window is
+            old = {k: v for k, v in previous.counters.items()}
+            self._track(station.audit(self.roles.who, self.roles.role, "counters.reset", "counters", old,
+                                      "station restarted: counters start at 0"), "audit", "counters")
         self._update_controls()
-        self.show_message(translate("MainWindow", "Station started."))
+        self.show_message(lambda: translate("MainWindow", "Station started."))
         if self.closing:
             self.phase = "stopping"
             self.controller.stop()
@@ -351,7 +404,7 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
         self.phase, self.start_error = "failed", message
         self._lights_at = 0.0  # a new phase shows at the next tick
         self.exit_code = 2
-        self.show_message(translate("MainWindow", "Cannot start: {0}").format(message), error=True)
+        self.show_message(lambda: translate("MainWindow", "Cannot start: {0}").format(message), error=True)
         if self.closing or self.max_parts is not None:  # a --max-parts run is a batch: fail like headless
             self.close()
 
@@ -363,7 +416,8 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
         if self.controller.last_error:
             self.show_message(self.controller.last_error, error=True)
         else:
-            self.show_message(translate("MainWindow", "Station stopped; every queued result was saved."))
+            self.show_message(
+                lambda: translate("MainWindow", "Station stopped; every queued result was saved."))
         if self.closing:
             self.close()
 

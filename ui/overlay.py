@@ -32,6 +32,7 @@ class Box:
     confidence: float | None
     xyxy: tuple[float, float, float, float]
     counted: bool = True  # made the part fail
+    label: str | None = None  # the class as shown (a display name); None: the class name
 
 
 def fit_rect(img_w: int, img_h: int, area: QRectF) -> QRectF:
@@ -83,7 +84,8 @@ def draw_inspection(p: QPainter, image: QImage | None, target: QRectF, boxes: Se
         p.setBrush(Qt.BrushStyle.NoBrush)
         rect = QRectF(pt(*b.xyxy[:2]), pt(*b.xyxy[2:]))
         p.drawRect(rect)
-        text = b.class_name if b.confidence is None else f"{b.class_name} {b.confidence:.2f}"
+        name = b.label or b.class_name
+        text = name if b.confidence is None else f"{name} {b.confidence:.2f}"
         tw, th = fm.horizontalAdvance(text) + 6, fm.height() + 2
         top = rect.top() - th if rect.top() - th >= target.top() else rect.bottom()
         label = QRectF(rect.left(), top, tw, th)

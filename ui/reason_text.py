@@ -24,6 +24,13 @@ ERROR_TITLES = {
     "MISSED_TRIGGER": QT_TRANSLATE_NOOP("Reasons", "Trigger missed"),
     "STORE_ERROR": QT_TRANSLATE_NOOP("Reasons", "Database error"),
     "STATION_ERROR": QT_TRANSLATE_NOOP("Reasons", "Station error"),
+    # the codes of docs/reliability.md, as docs/operator.md explains them
+    "INTERNAL_ERROR": QT_TRANSLATE_NOOP("Reasons", "Internal error"),
+    "WORKER_DIED": QT_TRANSLATE_NOOP("Reasons", "A worker thread stopped: restart the station"),
+    "DISK_FULL": QT_TRANSLATE_NOOP("Reasons", "Disk full"),
+    "ROI_OUTSIDE_IMAGE": QT_TRANSLATE_NOOP("Reasons", "Region of interest outside the image"),
+    "STALE_FRAME": QT_TRANSLATE_NOOP("Reasons", "Picture too old for this trigger"),
+    "IMAGE_TOO_LARGE": QT_TRANSLATE_NOOP("Reasons", "Image too large"),
 }
 
 

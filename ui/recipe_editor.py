@@ -184,6 +184,7 @@ class RecipeEditor(Retranslatable, QDialog):
             "min_area": self.min_area.value(),
             "max_count": self.max_count.value(),
             "classes": {},
+            "display_names": self.recipes[name].display_names,  # not edited here: kept as they were
         }
         for i in range(self.table.rowCount()):
             cls = self.table.item(i, 0).text()

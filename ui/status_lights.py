@@ -14,14 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from PyQt6.QtCore import QRectF, Qt
-from PyQt6.QtGui import QColor, QPainter
+from PyQt6.QtGui import QColor, QFont, QPainter
 from PyQt6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
 from inspect_app.config import StationConfig
 from inspect_app.health import HealthSnapshot, LinkHealth
 from inspect_app.state import StationState
 from inspect_app.station import Station
+from ui.fit_label import FitLabel
 from ui.i18n import QT_TRANSLATE_NOOP, Retranslatable, translate
+from ui.reason_text import error_title
 
 OK, WARN, ERROR, OFF = "ok", "warn", "error", "off"
 LEVEL_COLOURS = {OK: "#2E7D32", WARN: "#F9A825", ERROR: "#C62828", OFF: "#78909C"}
@@ -33,6 +35,21 @@ TITLES = {
     "db": QT_TRANSLATE_NOOP("StatusLights", "Database"),
     "disk": QT_TRANSLATE_NOOP("StatusLights", "Disk"),
 }
+# the OPC UA Machine Vision state names the PLC sees, in the operator's language
+STATE_NAMES = {
+    StationState.PREOPERATIONAL: QT_TRANSLATE_NOOP("StatusLights", "Preoperational"),
+    StationState.READY: QT_TRANSLATE_NOOP("StatusLights", "Ready"),
+    StationState.CONTINUOUS: QT_TRANSLATE_NOOP("StatusLights", "ContinuousExecution"),
+    StationState.ERROR: QT_TRANSLATE_NOOP("StatusLights", "Error"),
+    StationState.HALTED: QT_TRANSLATE_NOOP("StatusLights", "Halted"),
+}
+TEXT_PX = 14  # read at arm's length, beside the counters that are read from two metres
+
+
+def state_name(state: StationState) -> str:
+    """The state in the operator's language; a translation keeps the OPC UA name beside its own words
+    (the name the PLC programmer and the docs use): 就绪（Ready）."""
+    return translate("StatusLights", STATE_NAMES[state])
 
 
 @dataclass
@@ -74,15 +91,19 @@ def assess(i: StatusInputs) -> list[tuple[str, str, str]]:
             "stopping": translate("StatusLights", "Stopping: saving results"),
             "failed": translate("StatusLights", "Start failed: {0}").format(i.start_error or ""),
         }
-        text = phases.get(i.phase, translate("StatusLights", "Halted"))
+        text = phases.get(i.phase, state_name(StationState.HALTED))
         out.append(("state", ERROR if i.phase == "failed" else OFF, text))
     elif st.state == StationState.ERROR:
-        out.append(("state", ERROR, translate("StatusLights", "Error: {0}").format(st.error_code or "")))
+        code = st.error_code or ""
+        title = error_title(code)
+        shown = f"{code} · {title}" if title and title != code else code
+        out.append(("state", ERROR, translate("StatusLights", "Error: {0}").format(shown)))
     elif st.state.operational:
-        text = translate("StatusLights", "Operational · {0} · recipe {1}").format(st.state.value, st.recipe)
+        text = translate("StatusLights", "Operational · {0} · recipe {1}")
+        text = text.format(state_name(st.state), st.recipe)
         out.append(("state", OK, text))
     else:
-        out.append(("state", OFF, st.state.value))
+        out.append(("state", OFF, state_name(st.state)))
     # camera: the source the station really reads (a test or a bench may hand it one)
     acquire = getattr(st, "acquire", None)
     src = source_text(i.config)
@@ -168,7 +189,7 @@ def link_light(link: LinkHealth) -> tuple[str, str]:
 class Light(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setFixedSize(22, 22)
+        self.setFixedSize(20, 20)
         self.level = OFF
 
     def set_level(self, level: str) -> None:
@@ -181,7 +202,7 @@ class Light(QWidget):
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.setBrush(QColor(LEVEL_COLOURS[self.level]))
         p.setPen(QColor("#222222"))
-        p.drawEllipse(QRectF(2, 2, 18, 18))
+        p.drawEllipse(QRectF(2, 2, 16, 16))
         p.end()
 
 
@@ -192,8 +213,10 @@ class StatusLights(Retranslatable, QFrame):
         # never squeezed below its text: the charts under it give way instead
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.grid = QGridLayout(self)
+        self.grid.setVerticalSpacing(2)  # six rows fit beside the live image on a 768-pixel screen
+        self.grid.setContentsMargins(8, 3, 8, 3)
         self.grid.setColumnStretch(2, 1)
-        self.rows: list[tuple[Light, QLabel, QLabel]] = []
+        self.rows: list[tuple[Light, FitLabel, QLabel]] = []
         self.items: list[tuple[str, str, str]] = []
 
     def set_items(self, items: list[tuple[str, str, str]]) -> None:
@@ -201,9 +224,10 @@ class StatusLights(Retranslatable, QFrame):
             return
         self.items = items
         while len(self.rows) < len(items):
-            light, title, text = Light(), QLabel(), QLabel()
-            title.setStyleSheet("font-weight: bold; font-size: 15px;")
-            text.setStyleSheet("font-size: 15px;")
+            light, title, text = Light(), FitLabel(px=TEXT_PX, min_px=11, bold=True), QLabel()
+            font = QFont(text.font())
+            font.setPixelSize(TEXT_PX)  # a font, not a style sheet: the label's metrics then know its size
+            text.setFont(font)
             text.setWordWrap(True)
             text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             n = len(self.rows)

@@ -42,13 +42,13 @@ class WindowActions:
         if self.controller.start():
             self.phase = "starting"
             self._lights_at = 0.0
-            self.show_message(translate("MainWindow", "Starting: loading and verifying the models…"))
+            self.show_message(lambda: translate("MainWindow", "Starting: loading and verifying the models…"))
 
     def stop_station(self: MainWindow) -> None:
         if self.controller.stop():
             self.phase = "stopping"
             self._lights_at = 0.0
-            self.show_message(translate("MainWindow", "Stopping: saving every queued result…"))
+            self.show_message(lambda: translate("MainWindow", "Stopping: saving every queued result…"))
 
     def trigger_once(self: MainWindow) -> None:
         st = self.controller.station
@@ -59,16 +59,17 @@ class WindowActions:
         except NotRunning as exc:
             self.show_message(str(exc), error=True)
             return
-        self.show_message(translate("MainWindow", "Triggered part {0}").format(req.part_id))
+        self.show_message(lambda: translate("MainWindow", "Triggered part {0}").format(req.part_id))
 
     def acknowledge_error(self: MainWindow) -> None:
         st = self.controller.station
         if st is None:
             return
         if st.reset(who=self.roles.who):
-            self.show_message(translate("MainWindow", "Error acknowledged."))
+            self.show_message(lambda: translate("MainWindow", "Error acknowledged."))
         else:
-            self.show_message(translate("MainWindow", "The cause of the error is still there: not reset."),
+            self.show_message(lambda: translate("MainWindow",
+                                                "The cause of the error is still there: not reset."),
                               error=True)
 
     def reset_counters(self: MainWindow, confirm: bool = True) -> bool:
@@ -98,7 +99,8 @@ class WindowActions:
             self.roles.login_engineer(name, password)
         except RoleRefused as exc:
             return translate("Roles", str(exc))
-        self.show_message(translate("MainWindow", "Engineer mode: {0}").format(self.roles.who))
+        who = self.roles.who  # as it is now: the message may be written again after a logout
+        self.show_message(lambda: translate("MainWindow", "Engineer mode: {0}").format(who))
         return None
 
     def toggle_engineer(self: MainWindow) -> None:
@@ -131,11 +133,12 @@ class WindowActions:
         if not self.roles.is_engineer:
             self.recipe_box.setCurrentText(old)
             self._audit(self.roles.who, self.roles.role, "recipe.switch_refused", "station", old, name)
-            self.show_message(translate("MainWindow", "Switching recipes needs engineer mode."), error=True)
+            self.show_message(lambda: translate("MainWindow", "Switching recipes needs engineer mode."),
+                              error=True)
             return False
         st.set_recipe(name, who=self.roles.who)
         self._audit(self.roles.who, self.roles.role, "recipe.switch", "station", old, name)
-        self.show_message(translate("MainWindow", "Recipe {0} from the next part on.").format(name))
+        self.show_message(lambda: translate("MainWindow", "Recipe {0} from the next part on.").format(name))
         return True
 
     def open_recipe_editor(self: MainWindow) -> RecipeEditor | None:
@@ -143,7 +146,7 @@ class WindowActions:
         if st is None:
             return None
         if not self.roles.is_engineer:
-            self.show_message(translate("Roles", "This needs engineer mode."), error=True)
+            self.show_message(lambda: translate("Roles", "This needs engineer mode."), error=True)
             return None
         if self._recipe_editor is None:
             self._recipe_editor = RecipeEditor(self)

@@ -102,3 +102,24 @@ def test_check_config_command(tmp_path: Path) -> None:
     )
     assert res.returncode == 2
     assert "recipes.a.min_conf: must be between 0 and 1" in res.stderr
+
+
+def test_display_names_are_per_language_and_checked(tmp_path: Path) -> None:
+    from inspect_app.config_file import save_recipe
+
+    names = {"zh_CN": {"scratch": "划痕", "short": "短路"}}
+    cfg = parse_config(_minimal(recipes={"pcb-a": {"model": "models/x/1", "display_names": names}}))
+    assert cfg.recipes["pcb-a"].display_names == names
+    bad = [
+        ({"fr": {"scratch": "rayure"}}, "recipes.pcb-a.display_names.fr"),  # a language the window lacks
+        ({"zh_CN": {"scratch": " "}}, "zh_CN.scratch: a display name cannot be empty"),
+        ({"zh_CN": {"scratch": "缺陷", "pit": "缺陷"}}, "缺陷 is the display name of two classes"),
+    ]
+    for wrong, message in bad:
+        with pytest.raises(ConfigError, match=message):
+            parse_config(_minimal(recipes={"pcb-a": {"model": "models/x/1", "display_names": wrong}}))
+    # an edit saved from the window keeps them in the station's TOML file
+    station, model = tmp_path / "station.toml", tmp_path / "models" / "x" / "1"
+    station.write_text(f'active_recipe = "pcb-a"\n[recipes.pcb-a]\nmodel = "{model}"\n', encoding="utf-8")
+    save_recipe(station, "pcb-a", cfg.recipes["pcb-a"].model_copy(update={"model": str(model)}))
+    assert load_config(station).recipes["pcb-a"].display_names == names

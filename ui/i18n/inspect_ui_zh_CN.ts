@@ -56,29 +56,41 @@
 </context><context>
     <name>Charts</name>
     <message>
-        <location filename="../charts.py" line="58" />
-        <source>Cycle time (ms), last {0} parts</source>
-        <translation>节拍时间（毫秒），最近 {0} 件</translation>
-    </message>
-    <message>
-        <location filename="../charts.py" line="64" />
-        <source>mean {0:.0f} · p95 {1:.0f}</source>
-        <translation>平均 {0:.0f} · P95 {1:.0f}</translation>
-    </message>
-    <message>
-        <location filename="../charts.py" line="85" />
+        <location filename="../charts.py" line="121" />
         <source>no parts yet</source>
         <translation>尚无工件</translation>
     </message>
     <message>
-        <location filename="../charts.py" line="103" />
+        <location filename="../charts.py" line="143" />
+        <source>Cycle time (ms)</source>
+        <translation>节拍时间（毫秒）</translation>
+    </message>
+    <message>
+        <location filename="../charts.py" line="148" />
+        <source>last {0}: mean {1:.0f} · p95 {2:.0f}</source>
+        <translation>最近 {0} 件：平均 {1:.0f} · P95 {2:.0f}</translation>
+    </message>
+    <message>
+        <location filename="../charts.py" line="195" />
+        <source>no defects yet</source>
+        <translation>尚无缺陷</translation>
+    </message>
+    <message>
+        <location filename="../charts.py" line="230" />
         <source>Failed parts by class</source>
         <translation>各类缺陷不合格件数</translation>
     </message>
     <message>
-        <location filename="../charts.py" line="107" />
-        <source>no defects yet</source>
-        <translation>尚无缺陷</translation>
+        <source>Cycle time (ms), last {0} parts</source>
+        <translation type="vanished">节拍时间（毫秒），最近 {0} 件</translation>
+    </message>
+    <message>
+        <source>mean {0:.0f} · p95 {1:.0f}</source>
+        <translation type="vanished">平均 {0:.0f} · P95 {1:.0f}</translation>
+    </message>
+    <message>
+        <source>since the last counter reset</source>
+        <translation type="vanished">自上次计数清零以来</translation>
     </message>
 </context><context>
     <name>Counters</name>
@@ -108,29 +120,29 @@
         <translation>良率</translation>
     </message>
     <message>
-        <location filename="../counters.py" line="65" />
+        <location filename="../counters.py" line="71" />
         <source>Reset…</source>
         <translation>清零…</translation>
     </message>
     <message>
-        <location filename="../counters.py" line="66" />
+        <location filename="../counters.py" line="72" />
         <source>Reset counters…</source>
         <translation>计数清零…</translation>
     </message>
 </context><context>
     <name>LiveView</name>
     <message>
-        <location filename="../live_view.py" line="74" />
+        <location filename="../live_view.py" line="76" />
         <source>Waiting for the first part…</source>
         <translation>等待第一个工件…</translation>
     </message>
     <message>
-        <location filename="../live_view.py" line="76" />
+        <location filename="../live_view.py" line="78" />
         <source>No image ({0})</source>
         <translation>无图像（{0}）</translation>
     </message>
     <message>
-        <location filename="../live_view.py" line="78" />
+        <location filename="../live_view.py" line="80" />
         <source>No image</source>
         <translation>无图像</translation>
     </message>
@@ -154,123 +166,123 @@
 </context><context>
     <name>MainWindow</name>
     <message>
-        <location filename="../main_window.py" line="194" />
+        <location filename="../main_window.py" line="222" />
         <source>Inspection station {0}</source>
         <translation>检测工位 {0}</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="196" />
+        <location filename="../main_window.py" line="224" />
         <source>Start</source>
         <translation>启动</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="197" />
+        <location filename="../main_window.py" line="225" />
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="198" />
+        <location filename="../main_window.py" line="226" />
         <source>Trigger one part</source>
         <translation>单次触发</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="199" />
+        <location filename="../main_window.py" line="227" />
         <source>Acknowledge error</source>
         <translation>确认故障</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="200" />
+        <location filename="../main_window.py" line="228" />
         <source>Recipe:</source>
         <translation>配方：</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="202" />
+        <location filename="../main_window.py" line="230" />
         <source>Engineer: {0}</source>
         <translation>工程师：{0}</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="203" />
+        <location filename="../main_window.py" line="231" />
         <source>Operator</source>
         <translation>操作员</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="205" />
+        <location filename="../main_window.py" line="233" />
         <source>Leave engineer mode</source>
         <translation>退出工程师模式</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="206" />
+        <location filename="../main_window.py" line="234" />
         <source>Engineer mode…</source>
         <translation>工程师模式…</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="207" />
+        <location filename="../main_window.py" line="235" />
         <source>Recipes…</source>
         <translation>配方…</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="208" />
+        <location filename="../main_window.py" line="236" />
         <source>Audit…</source>
         <translation>审计…</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="209" />
+        <location filename="../main_window.py" line="237" />
         <source>Last rejects</source>
         <translation>最近不合格品</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="210" />
+        <location filename="../main_window.py" line="238" />
         <source>Recent results</source>
         <translation>最近结果</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="260" />
+        <location filename="../main_window.py" line="303" />
         <source>STARTING</source>
         <translation>启动中</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="262" />
+        <location filename="../main_window.py" line="305" />
         <source>STOPPING</source>
         <translation>停止中</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="264" />
+        <location filename="../main_window.py" line="307" />
         <source>NOT RUNNING</source>
         <translation>未运行</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="270" />
-        <location filename="../main_window.py" line="266" />
+        <location filename="../main_window.py" line="313" />
+        <location filename="../main_window.py" line="309" />
         <source>STOPPED</source>
         <translation>已停止</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="268" />
+        <location filename="../main_window.py" line="311" />
         <source>ERROR {0}</source>
         <translation>故障 {0}</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="287" />
+        <location filename="../main_window.py" line="331" />
         <source>Recipe {0} saved to {1}.</source>
         <translation>配方 {0} 已保存到 {1}。</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="290" />
+        <location filename="../main_window.py" line="334" />
         <source>Recipe {0} is applied but was NOT saved: {1}</source>
         <translation>配方 {0} 已生效，但未能保存：{1}</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="345" />
+        <location filename="../main_window.py" line="398" />
         <source>Station started.</source>
         <translation>工位已启动。</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="354" />
+        <location filename="../main_window.py" line="407" />
         <source>Cannot start: {0}</source>
         <translation>无法启动：{0}</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="366" />
+        <location filename="../main_window.py" line="420" />
         <source>Station stopped; every queued result was saved.</source>
         <translation>工位已停止；所有排队结果均已保存。</translation>
     </message>
@@ -300,37 +312,37 @@
         <translation>故障原因仍然存在：未复位。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="79" />
+        <location filename="../window_actions.py" line="80" />
         <source>Reset counters</source>
         <translation>计数清零</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="80" />
+        <location filename="../window_actions.py" line="81" />
         <source>Start a new shift count? The reset is recorded in the audit trail.</source>
         <translation>开始新的班次计数？清零操作将记入审计记录。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="92" />
+        <location filename="../window_actions.py" line="93" />
         <source>Start the station first: it records the audit trail.</source>
         <translation>请先启动工位：审计记录由工位写入。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="101" />
+        <location filename="../window_actions.py" line="103" />
         <source>Engineer mode: {0}</source>
         <translation>工程师模式：{0}</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="134" />
+        <location filename="../window_actions.py" line="136" />
         <source>Switching recipes needs engineer mode.</source>
         <translation>切换配方需要工程师模式。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="138" />
+        <location filename="../window_actions.py" line="141" />
         <source>Recipe {0} from the next part on.</source>
         <translation>从下一个工件起使用配方 {0}。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="208" />
+        <location filename="../window_actions.py" line="211" />
         <source>the station is stopped</source>
         <translation>工位已停止</translation>
     </message>
@@ -387,12 +399,42 @@
         <translation>工位错误</translation>
     </message>
     <message>
-        <location filename="../reason_text.py" line="42" />
+        <location filename="../reason_text.py" line="28" />
+        <source>Internal error</source>
+        <translation>内部错误</translation>
+    </message>
+    <message>
+        <location filename="../reason_text.py" line="29" />
+        <source>A worker thread stopped: restart the station</source>
+        <translation>工作线程已停止：请重启工位</translation>
+    </message>
+    <message>
+        <location filename="../reason_text.py" line="30" />
+        <source>Disk full</source>
+        <translation>磁盘已满</translation>
+    </message>
+    <message>
+        <location filename="../reason_text.py" line="31" />
+        <source>Region of interest outside the image</source>
+        <translation>检测区域超出图像</translation>
+    </message>
+    <message>
+        <location filename="../reason_text.py" line="32" />
+        <source>Picture too old for this trigger</source>
+        <translation>图像过旧，不属于本次触发</translation>
+    </message>
+    <message>
+        <location filename="../reason_text.py" line="33" />
+        <source>Image too large</source>
+        <translation>图像过大</translation>
+    </message>
+    <message>
+        <location filename="../reason_text.py" line="49" />
         <source>{0} at ({1:.0f},{2:.0f})-({3:.0f},{4:.0f}), confidence {5:.2f}</source>
         <translation>{0} 位于 ({1:.0f},{2:.0f})-({3:.0f},{4:.0f})，置信度 {5:.2f}</translation>
     </message>
     <message>
-        <location filename="../reason_text.py" line="46" />
+        <location filename="../reason_text.py" line="53" />
         <source>; {0} found, {1} allowed</source>
         <translation>；发现 {0} 个，允许 {1} 个</translation>
     </message>
@@ -404,19 +446,19 @@
         <translation>类别</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="246" />
+        <location filename="../recipe_editor.py" line="247" />
         <location filename="../recipe_editor.py" line="40" />
         <source>Min confidence</source>
         <translation>最低置信度</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="247" />
+        <location filename="../recipe_editor.py" line="248" />
         <location filename="../recipe_editor.py" line="41" />
         <source>Min area px²</source>
         <translation>最小面积 px²</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="248" />
+        <location filename="../recipe_editor.py" line="249" />
         <location filename="../recipe_editor.py" line="42" />
         <source>Max count</source>
         <translation>允许数量</translation>
@@ -442,92 +484,92 @@
         <translation>多边形</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="227" />
+        <location filename="../recipe_editor.py" line="228" />
         <source>Loading the model release…</source>
         <translation>正在加载模型版本…</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="241" />
+        <location filename="../recipe_editor.py" line="242" />
         <source>Recipes (engineer)</source>
         <translation>配方（工程师）</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="243" />
+        <location filename="../recipe_editor.py" line="244" />
         <source>Recipe</source>
         <translation>配方</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="244" />
+        <location filename="../recipe_editor.py" line="245" />
         <source>Description</source>
         <translation>说明</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="245" />
+        <location filename="../recipe_editor.py" line="246" />
         <source>Model release</source>
         <translation>模型版本</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="249" />
+        <location filename="../recipe_editor.py" line="250" />
         <source>Region</source>
         <translation>区域</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="250" />
+        <location filename="../recipe_editor.py" line="251" />
         <source>x1, y1, x2, y2</source>
         <translation>x1, y1, x2, y2</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="251" />
+        <location filename="../recipe_editor.py" line="252" />
         <source>Points x,y; …</source>
         <translation>顶点 x,y; …</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="255" />
+        <location filename="../recipe_editor.py" line="256" />
         <source>Defaults for every class</source>
         <translation>所有类别的默认值</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="256" />
+        <location filename="../recipe_editor.py" line="257" />
         <source>Per class (empty = default)</source>
         <translation>按类别设置（留空 = 默认值）</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="257" />
+        <location filename="../recipe_editor.py" line="258" />
         <source>Region of interest (box centres inside count)</source>
         <translation>检测区域（框中心在区域内才计数）</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="265" />
+        <location filename="../recipe_editor.py" line="266" />
         <source>Switch model</source>
         <translation>切换模型</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="266" />
+        <location filename="../recipe_editor.py" line="267" />
         <source>Apply</source>
         <translation>应用</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="267" />
+        <location filename="../recipe_editor.py" line="268" />
         <source>Close</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="170" />
+        <location filename="../window_actions.py" line="173" />
         <source>Applied: recipe {0} from the next part on.</source>
         <translation>已应用：从下一个工件起使用配方 {0}。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="172" />
+        <location filename="../window_actions.py" line="175" />
         <source>Not saved to a file: this station has no config file (demo), so the change lasts until it stops.</source>
         <translation>未保存到文件：此工位没有配置文件（演示模式），更改在停止前有效。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="175" />
+        <location filename="../window_actions.py" line="178" />
         <source>Saving it to {0}…</source>
         <translation>正在保存到 {0}…</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="255" />
+        <location filename="../window_actions.py" line="258" />
         <source>Model switched.</source>
         <translation>模型已切换。</translation>
     </message>
@@ -653,34 +695,39 @@ part {1}</source>
 </context><context>
     <name>ResultsTable</name>
     <message>
-        <location filename="../results_table.py" line="18" />
+        <location filename="../results_table.py" line="35" />
         <source>Time</source>
         <translation>时间</translation>
     </message>
     <message>
-        <location filename="../results_table.py" line="19" />
+        <location filename="../results_table.py" line="36" />
         <source>Part</source>
         <translation>工件</translation>
     </message>
     <message>
-        <location filename="../results_table.py" line="20" />
+        <location filename="../results_table.py" line="37" />
         <source>Verdict</source>
         <translation>结果</translation>
     </message>
     <message>
-        <location filename="../results_table.py" line="21" />
+        <location filename="../results_table.py" line="38" />
         <source>Cycle ms</source>
         <translation>节拍（毫秒）</translation>
     </message>
     <message>
-        <location filename="../results_table.py" line="22" />
+        <location filename="../results_table.py" line="39" />
         <source>Recipe</source>
         <translation>配方</translation>
     </message>
     <message>
-        <location filename="../results_table.py" line="23" />
+        <location filename="../results_table.py" line="40" />
         <source>Reasons</source>
         <translation>原因</translation>
+    </message>
+    <message>
+        <location filename="../results_table.py" line="200" />
+        <source>{0} new — show them</source>
+        <translation>{0} 条新结果 — 点击查看</translation>
     </message>
 </context><context>
     <name>Roles</name>
@@ -695,7 +742,7 @@ part {1}</source>
         <translation>密码错误。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="146" />
+        <location filename="../window_actions.py" line="149" />
         <location filename="../roles.py" line="27" />
         <source>This needs engineer mode.</source>
         <translation>此操作需要工程师模式。</translation>
@@ -703,127 +750,147 @@ part {1}</source>
 </context><context>
     <name>StatusLights</name>
     <message>
-        <location filename="../status_lights.py" line="29" />
+        <location filename="../status_lights.py" line="31" />
         <source>Station</source>
         <translation>工位</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="30" />
+        <location filename="../status_lights.py" line="32" />
         <source>Camera</source>
         <translation>相机</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="31" />
+        <location filename="../status_lights.py" line="33" />
         <source>Model</source>
         <translation>模型</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="32" />
+        <location filename="../status_lights.py" line="34" />
         <source>PLC link</source>
         <translation>PLC 连接</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="33" />
+        <location filename="../status_lights.py" line="35" />
         <source>Database</source>
         <translation>数据库</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="34" />
+        <location filename="../status_lights.py" line="36" />
         <source>Disk</source>
         <translation>磁盘</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="73" />
-        <source>Preoperational (starting)</source>
-        <translation>Preoperational（启动中）</translation>
+        <location filename="../status_lights.py" line="40" />
+        <source>Preoperational</source>
+        <translation>准备中（Preoperational）</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="74" />
+        <location filename="../status_lights.py" line="41" />
+        <source>Ready</source>
+        <translation>就绪（Ready）</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="42" />
+        <source>ContinuousExecution</source>
+        <translation>连续检测（ContinuousExecution）</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="43" />
+        <source>Error</source>
+        <translation>故障（Error）</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="44" />
+        <source>Halted</source>
+        <translation>已停止（Halted）</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="90" />
+        <source>Preoperational (starting)</source>
+        <translation>准备中（Preoperational，启动中）</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="91" />
         <source>Stopping: saving results</source>
         <translation>停止中：正在保存结果</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="75" />
+        <location filename="../status_lights.py" line="92" />
         <source>Start failed: {0}</source>
         <translation>启动失败：{0}</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="77" />
-        <source>Halted</source>
-        <translation>Halted（已停止）</translation>
-    </message>
-    <message>
-        <location filename="../status_lights.py" line="80" />
+        <location filename="../status_lights.py" line="100" />
         <source>Error: {0}</source>
-        <translation>Error（故障）：{0}</translation>
+        <translation>故障（Error）：{0}</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="82" />
+        <location filename="../status_lights.py" line="102" />
         <source>Operational · {0} · recipe {1}</source>
-        <translation>Operational（运行中）· {0} · 配方 {1}</translation>
+        <translation>运行中 · {0} · 配方 {1}</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="95" />
+        <location filename="../status_lights.py" line="116" />
         <source>no frames</source>
         <translation>无图像帧</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="107" />
+        <location filename="../status_lights.py" line="128" />
         <source>not loaded</source>
         <translation>未加载</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="114" />
+        <location filename="../status_lights.py" line="135" />
         <source>none configured</source>
         <translation>未配置</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="116" />
+        <location filename="../status_lights.py" line="137" />
         <source>{0} ({1}): not running</source>
         <translation>{0}（{1}）：未运行</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="127" />
+        <location filename="../status_lights.py" line="148" />
         <source>{0} · {1:.1f} MB</source>
         <translation>{0} · {1:.1f} MB</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="129" />
+        <location filename="../status_lights.py" line="150" />
         <source>not open yet</source>
         <translation>尚未打开</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="141" />
+        <location filename="../status_lights.py" line="162" />
         <source>{0:.1f} GB free</source>
         <translation>可用 {0:.1f} GB</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="143" />
+        <location filename="../status_lights.py" line="164" />
         <source>images not saved</source>
         <translation>图像未保存</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="152" />
+        <location filename="../status_lights.py" line="173" />
         <source>server {0}, {1} client(s)</source>
         <translation>服务器 {0}，{1} 个客户端</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="156" />
+        <location filename="../status_lights.py" line="177" />
         <source>connected</source>
         <translation>已连接</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="156" />
+        <location filename="../status_lights.py" line="177" />
         <source>not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="160" />
+        <location filename="../status_lights.py" line="181" />
         <source>fault {0}</source>
         <translation>故障 {0}</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="164" />
+        <location filename="../status_lights.py" line="185" />
         <source>UNSECURED</source>
         <translation>未加密（不安全）</translation>
     </message>
