@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from inspect_app.config_genicam import CameraSettings, GenicamSourceConfig
 from inspect_app.config_opcua import OpcUaConfig, resolve_opcua_paths
 
 
@@ -98,7 +99,8 @@ class OpenCVSourceConfig(_Strict):
 
 
 SourceConfig = Annotated[
-    SyntheticSourceConfig | FolderSourceConfig | OpenCVSourceConfig, Field(discriminator="kind")
+    SyntheticSourceConfig | FolderSourceConfig | OpenCVSourceConfig | GenicamSourceConfig,
+    Field(discriminator="kind"),
 ]
 
 
@@ -166,6 +168,9 @@ class RecipeConfig(_Strict):
     max_count: int = Field(0, ge=0, description="defects of one class allowed before FAIL")
     roi: ROI | None = None
     classes: dict[str, ClassRule] = Field(default_factory=dict)
+    camera: CameraSettings | None = Field(
+        None, description="genicam source: exposure, gain, other features of this recipe (docs/cameras.md)"
+    )
     display_names: dict[Language, dict[str, str]] = Field(
         default_factory=dict,
         description='class names as the window shows them, per language, e.g. {zh_CN = {scratch = "划痕"}}; '
