@@ -180,7 +180,11 @@ class AcquireWorker:
 
     def _read(self, request: PartRequest) -> Frame | None:
         host = self.host
+        # a source that matches frames to parts (a triggered GenICam camera) is told which part it reads for
+        read_for = getattr(self.source, "read_for", None)
         try:
+            if read_for is not None:
+                return read_for(request, self.read_timeout)
             return self.source.read(self.read_timeout)
         except CorruptFrame as exc:
             host.on_frame_corrupt(exc)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from inspect_app.config import StationConfig
+from inspect_app.config import CameraSettings, StationConfig
 from inspect_app.health import HealthSnapshot, station_health
 from inspect_app.metrics import yield_pct
 from inspect_app.pipeline import AcquireWorker, DetectWorker, PipelineHost, make_inspection, stop_marker
@@ -313,6 +313,9 @@ class Station(StationLoops, StationAdmin, PipelineHost):
         self._check_roi_at_start()
         if self._source is None:
             self._source = build_source(self.config)
+        bind = getattr(self._source, "bind_station", None)
+        if bind is not None:  # a camera with per-recipe settings that reports its own events (genicam)
+            bind(self)
         self.acquire = AcquireWorker(
             self, self._source, self._read_timeout(), self._detect_alive, self._detect_q, self._max_frame_age
         )
@@ -364,6 +367,16 @@ class Station(StationLoops, StationAdmin, PipelineHost):
 
     def _detect_alive(self) -> bool:
         return self._workers.alive("detect")
+
+    # ------------------------------------------------------------------ what a bound camera asks (genicam)
+    def camera_settings_for(self, recipe: str) -> CameraSettings | None:
+        """The recipe's camera settings as the recipe is now (edits included); None: the source's."""
+        found = self.config.recipes.get(recipe)
+        return None if found is None else found.camera
+
+    def event(self, kind: str, severity: Severity, message: str, **payload: object) -> None:
+        """An event from a part of the station (a camera) into the station's one event stream."""
+        self._emit(kind, severity, message, **payload)
 
     # ------------------------------------------------------------------ what the supervisor asks
     def watches(self) -> list[Watch]:

@@ -1,8 +1,15 @@
-"""Frame sources: the synthetic part generator, a folder of images, and OpenCV cameras/streams."""
+"""Frame sources: the synthetic part generator, a folder of images, OpenCV cameras/streams, and GenICam
+(GigE Vision / USB3 Vision) cameras through Aravis."""
 
 from __future__ import annotations
 
-from inspect_app.config import FolderSourceConfig, OpenCVSourceConfig, SourceConfig, SyntheticSourceConfig
+from inspect_app.config import (
+    FolderSourceConfig,
+    GenicamSourceConfig,
+    OpenCVSourceConfig,
+    SourceConfig,
+    SyntheticSourceConfig,
+)
 from inspect_app.protocols import FrameSource
 
 
@@ -24,6 +31,16 @@ def make_source(config: SourceConfig) -> FrameSource:
         from inspect_app.sources.opencv_source import OpenCVSource
 
         return OpenCVSource(config)
+    if isinstance(config, GenicamSourceConfig):
+        from inspect_app.sources.genicam import GenicamSource
+        from inspect_app.sources.genicam_aravis import why_unavailable
+
+        missing = why_unavailable()
+        if missing:  # refused at start, in one line; every other source kind runs without Aravis
+            from inspect_app.station import StartupError
+
+            raise StartupError(f"source.kind = genicam: {missing}")
+        return GenicamSource(config)
     raise TypeError(f"unknown source config {type(config).__name__}")
 
 
