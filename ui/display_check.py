@@ -76,9 +76,21 @@ def missing_libraries(platform: str) -> list[str]:
     return found
 
 
+# libraries whose Debian package does not follow the naming rule below
+_PACKAGES = {
+    "libglib-2.0.so.0": "libglib2.0-0",
+    "libgthread-2.0.so.0": "libglib2.0-0",
+    "libGLdispatch.so.0": "libglvnd0",
+    "libbrotlidec.so.1": "libbrotli1",
+    "libbrotlicommon.so.1": "libbrotli1",
+}
+
+
 def debian_package(soname: str) -> str:
     """Debian's name for the package of a shared library: ``libxcb-icccm.so.4`` -> ``libxcb-icccm4``,
     ``libxkbcommon-x11.so.0`` -> ``libxkbcommon-x11-0`` (a hyphen when the name ends in a digit)."""
+    if soname in _PACKAGES:
+        return _PACKAGES[soname]
     base, _, version = soname.partition(".so")
     version = version.lstrip(".").split(".")[0]
     base = base.lower()

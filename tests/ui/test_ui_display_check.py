@@ -25,6 +25,7 @@ def test_debian_package_names_follow_the_soname() -> None:
     assert debian_package("libxkbcommon-x11.so.0") == "libxkbcommon-x11-0"
     assert debian_package("libEGL.so.1") == "libegl1"
     assert debian_package("libdbus-1.so.3") == "libdbus-1-3"
+    assert debian_package("libglib-2.0.so.0") == "libglib2.0-0"  # one that does not follow the rule
 
 
 def test_the_explanation_is_one_line_naming_what_is_missing() -> None:
