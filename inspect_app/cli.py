@@ -109,6 +109,9 @@ def build_parser() -> CommandParser:
 
     for command in subcommands(add_results_arguments(sub)).values():
         state_dir_with_db_alias(command)
+    from inspect_app.sources.genicam_cli import add_cameras_arguments
+
+    add_cameras_arguments(sub)
     _add_optional_commands(sub)
     return p
 
