@@ -16,6 +16,8 @@ changeover, and reads the camera's health at each heartbeat. The station's rules
   the new recipe never gets a frame exposed before they were applied (free run: a newer one is awaited;
   hardware trigger: that part is NOT_INSPECTED ``CAMERA_SETTINGS``). Each application is an event and an
   audit row.
+* **Reconnect** with backoff (``reconnect_min_s`` doubling to ``reconnect_max_s``); a GigE Vision camera
+  opened by address is found within half a second of answering again.
 * **Health**: lost link (no frame for ``frame_timeout_ms`` in free run, a failed heartbeat read otherwise),
   incomplete frames (``stale_after`` in a row make the camera DAMAGED, an Error until ``stale_clear_after``
   complete ones), missing frame ids, resent packets and the temperature, in ``status()`` and as events.
@@ -549,7 +551,8 @@ class GenicamSource:
         self._sm.to(CameraState.STREAMING, why)
 
     def _lose(self, code: str, message: str) -> None:
-        """Drop the connection (released off this thread) and schedule a reconnect with backoff."""
+        """Drop the connection and schedule a reconnect with backoff. On the grabber thread: the old
+        connection is gone (``arv.release`` says why it must be) before a new one opens."""
         with self._cond:
             camera, stream, self._camera, self._stream = self._camera, self._stream, None, None
             self._drop_held("lost")
@@ -564,7 +567,7 @@ class GenicamSource:
                 self._sm.to(CameraState.LOST, message)
             self._cond.notify_all()
         if camera is not None:
-            arv.release(camera, stream, stop=False, wait=False)
+            arv.release(camera, stream, stop=False, wait=True)
 
     def _check_starved(self, now: float) -> None:
         """Under the lock: in free run, no frame for the frame timeout is a lost camera."""

@@ -286,10 +286,14 @@ def stream_counters(stream: Any) -> dict[str, int]:
 
 
 def release(camera: Any, stream: Any, *, stop: bool, wait: bool) -> None:
-    """Stop (``stop``) and drop a connection. Releasing a camera that has gone waits for its GigE Vision
-    timeouts (5 s and more), so a lost one is released off the caller's thread (``wait`` False): a
-    reconnect must not wait for that. A lost camera is not told to stop: the command could reach the
-    camera that came back at that address, which now streams for the new connection."""
+    """Stop (``stop``) and drop a connection; off the caller's thread unless ``wait``.
+
+    Dropping a GigE Vision connection sends the camera a goodbye (stream channel closed, control given
+    back), which waits for its timeouts when the camera has gone. A lost connection is dropped with
+    ``wait`` before the next one opens: a goodbye still pending when the camera comes back would reach the
+    camera that the new connection streams from (Aravis's fake camera obeys it). It costs nothing: the
+    camera is away meanwhile, and once it is back the goodbye is answered at once. A lost camera is not
+    told to stop for the same reason."""
     held = [camera, stream]
 
     def work() -> None:
