@@ -207,6 +207,7 @@ class GenicamSource:
                     self._drop_held("untriggered")  # a frame that was waiting is older than this part
             if self.config.trigger == "software":
                 fired = self._fire_trigger(camera)  # not under the lock: a camera gone blocks for seconds
+            camera = None  # while this part waits for its frame, a lost connection must be free to go
             with self._cond:
                 recipe = request.recipe if request is not None else None
                 taken = self._take(trigger_mono, fired, seq, recipe, deadline)
@@ -446,15 +447,20 @@ class GenicamSource:
                 continue
             self._apply_settings()
             self._heartbeat()
-            stream = self._stream
-            if stream is None:
-                continue
-            buf = stream.timeout_pop_buffer(int(_POLL_S * 1_000_000))
-            if buf is None:
-                with self._cond:
-                    self._check_starved(time.monotonic())
-                continue
-            self._on_buffer(buf, stream)
+            self._grab_once()
+
+    def _grab_once(self) -> None:
+        """One buffer, or a poll period without. A method of its own so that no local of this loop keeps a
+        lost stream alive: its release must be over before the next connection opens (``_lose``)."""
+        stream = self._stream
+        if stream is None:
+            return
+        buf = stream.timeout_pop_buffer(int(_POLL_S * 1_000_000))
+        if buf is None:
+            with self._cond:
+                self._check_starved(time.monotonic())
+            return
+        self._on_buffer(buf, stream)
 
     def _flush_events(self) -> None:
         with self._cond:
