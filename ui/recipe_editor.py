@@ -185,6 +185,7 @@ class RecipeEditor(Retranslatable, QDialog):
             "max_count": self.max_count.value(),
             "classes": {},
             "display_names": self.recipes[name].display_names,  # not edited here: kept as they were
+            "camera": self.recipes[name].camera,  # genicam settings, not edited here yet: kept as they were
         }
         for i in range(self.table.rowCount()):
             cls = self.table.item(i, 0).text()
