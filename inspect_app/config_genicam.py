@@ -90,7 +90,9 @@ class GenicamSourceConfig(_Strict):
     pixel_format: str | None = Field(None, description="e.g. Mono8, BayerRG8, RGB8, Mono12; unset: as set")
     exposure_us: float | None = Field(None, gt=0, le=60_000_000)
     gain: float | None = Field(None, ge=0, le=1000)
-    frame_rate: float | None = Field(None, gt=0, le=100_000, description="AcquisitionFrameRate (free run)")
+    frame_rate: float | None = Field(
+        None, gt=0, le=100_000, description="AcquisitionFrameRate (with a trigger: the highest rate)"
+    )
     roi: tuple[int, int, int, int] | None = Field(None, description="[x, y, width, height] on the sensor")
     binning: int | None = Field(None, ge=1, le=16)
     features: Features = Field(

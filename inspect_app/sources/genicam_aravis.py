@@ -233,15 +233,15 @@ def configure(camera: Any, config: GenicamSourceConfig) -> None:
                   lambda: camera.set_acquisition_mode(aravis.AcquisitionMode.CONTINUOUS)))
     if config.trigger == "free_run":
         steps.append(("TriggerMode = Off", camera.clear_triggers))
-        if config.frame_rate:
-            steps.append((f"frame_rate = {config.frame_rate:g}",
-                          lambda: camera.set_frame_rate(config.frame_rate)))
     else:
         source = "Software" if config.trigger == "software" else config.trigger_source
         steps.append((f"TriggerSource = {source}", lambda: camera.set_trigger(source)))
         if config.trigger_activation:
             steps.append((f"TriggerActivation = {config.trigger_activation}",
                           lambda: camera.set_string("TriggerActivation", config.trigger_activation)))
+    if config.frame_rate:  # after the trigger: with a trigger on, many cameras take it as the highest rate
+        steps.append((f"frame_rate = {config.frame_rate:g}",
+                      lambda: camera.set_frame_rate(config.frame_rate)))
     if camera.is_gv_device():
         if config.packet_size:
             steps.append((f"packet_size = {config.packet_size}",
