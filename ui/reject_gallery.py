@@ -40,6 +40,8 @@ class RejectGallery(QListWidget):
 
     def set_thumb_px(self, px: int) -> None:
         """Thumbnails shown ``px`` wide (decoded at THUMB_PX; smaller on a small screen)."""
+        if self.iconSize() == QSize(px, px):
+            return  # a resize of the window that changes nothing here: no relayout
         self.setIconSize(QSize(px, px))
         self.setGridSize(QSize(px + 14, px + 26))  # one caption line, elided: rows stay even
 
