@@ -59,6 +59,7 @@ class RunSession:
         self._on_result = on_result
         self._on_event = on_event
         self._lock: StateDirLock | None = None
+        self._last_counters: dict[str, float] | None = None  # of the station this session stopped last
         self.station: Station | None = None
         self.links: list[StationLink] = []
         self._control: ControlServer | None = None
@@ -86,8 +87,11 @@ class RunSession:
         self.close()
 
     # ------------------------------------------------------------------ start and stop
-    def start(self) -> Station:
-        """Station, control socket, links; raises StartupError (the station's) or SessionError."""
+    def start(self, who: str = "system", role: str = "system") -> Station:
+        """Station, control socket, links; raises StartupError (the station's) or SessionError.
+
+        A new station counts from 0: when the one before it had counted parts, that is recorded in the
+        audit table as a counter reset by ``who`` (the operator who pressed Start, or "system")."""
         self.open()
         if self.station is not None:
             raise SessionError("a station is already running in this session")
@@ -101,6 +105,10 @@ class RunSession:
             station.add_event_listener(self._on_event)
         station.start()  # StartupError: nothing else was started
         self.station = station
+        before, self._last_counters = self._last_counters, None
+        if before and before.get("total"):
+            why = "station restarted: counters start at 0"
+            station.audit(who, role, "counters.reset", "counters", before, why)
         try:
             if self._control_socket:
                 self._control = ControlServer(station, station.state_dir / SOCKET_NAME, health=self.health)
@@ -137,6 +145,7 @@ class RunSession:
             self._control = None
         station, self.station = self.station, None
         if station is not None:
+            self._last_counters = station.counters
             try:
                 station.stop()
             except StoreError as exc:

@@ -248,17 +248,18 @@ class Station(StationLoops, StationAdmin, PipelineHost):
         self._put_detect_stop(deadline)
         self._workers.join("detect", max(0.1, deadline - time.monotonic()))
         self._record_leftovers()
+        # nothing is inspected any more: Halted now, so the transition is committed with the last results
+        if self.supervisor:
+            self.supervisor.stop()
+        if self.state != StationState.HALTED:
+            self._sm.to(StationState.HALTED, "stopped")
         try:
             if self._store is not None:
                 self._store.close(self.config.store.flush_timeout_s)
         finally:
             self._signal_q.put(stop_marker())
             self._workers.join("signal", max(0.1, deadline - time.monotonic()))
-            if self.supervisor:
-                self.supervisor.stop()
             self._close_resources()
-            if self.state != StationState.HALTED:
-                self._sm.to(StationState.HALTED, "stopped")
             self._release_lock()
 
     def _release_lock(self) -> None:

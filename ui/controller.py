@@ -75,11 +75,12 @@ class StationController(QObject):
     def running(self) -> bool:
         return self.station is not None
 
-    def start(self) -> bool:
-        """Start a new station in the background; False when one runs or a start/stop is under way."""
+    def start(self, who: str = "operator", role: str = "operator") -> bool:
+        """Start a new station in the background; False when one runs or a start/stop is under way.
+        ``who``/``role`` sign the audit row that a restart's zeroed counters leave."""
         if self.running or not self._busy.acquire(blocking=False):
             return False
-        self._spawn(self._start, "ui-station-start")
+        self._spawn(lambda: self._start(who, role), "ui-station-start")
         return True
 
     def stop(self) -> bool:
@@ -106,9 +107,9 @@ class StationController(QObject):
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         self._worker = self.spawn(target, name)
 
-    def _start(self) -> None:
+    def _start(self, who: str, role: str) -> None:
         try:
-            station = self.session.start()
+            station = self.session.start(who, role)
         except Exception as exc:  # thread boundary: a start that fails must reach the operator, not a log
             if not isinstance(exc, StartupError | SessionError):
                 log.exception("station start failed")

@@ -388,12 +388,8 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
     def _on_started(self, station: Station) -> None:
         self.phase, self.start_error = "running", None
         self._lights_at = 0.0  # a new phase shows at the next tick
-        previous, self.last_station = self.last_station, station  # final counters stay shown after a stop
-        if previous is not None and previous.counters.get("total"):
-            # a new station counts from 0: say so in the audit, as a reset from the window is
-            old = {k: v for k, v in previous.counters.items()}
-            self._track(station.audit(self.roles.who, self.roles.role, "counters.reset", "counters", old,
-                                      "station restarted: counters start at 0"), "audit", "counters")
+        # final counters stay shown after a stop; the session audits the zeroing of a restart
+        self.last_station = station
         self._update_controls()
         self.show_message(lambda: translate("MainWindow", "Station started."))
         if self.closing:

@@ -39,7 +39,7 @@ class WindowActions:
 
     # ---------------------------------------------------------------- run control
     def start_station(self: MainWindow) -> None:
-        if self.controller.start():
+        if self.controller.start(self.roles.who, self.roles.role):
             self.phase = "starting"
             self._lights_at = 0.0
             self.show_message(lambda: translate("MainWindow", "Starting: loading and verifying the models…"))
