@@ -67,6 +67,7 @@ class GuardedServer(Server):
         self.write_checks: dict[ua.NodeId, WriteCheck] = {}
         self.iserver.attribute_service = CheckedWrites(self.iserver.attribute_service, self.write_checks)  # type: ignore[assignment]
         self._pki_task: asyncio.Task[None] | None = None
+        self.batch_notifications = True  # False: asyncua's own behaviour (the benchmark compares both)
 
     async def start(self) -> None:
         # asyncua 2.1's Server.start, with the guarded socket server
@@ -103,7 +104,8 @@ class GuardedServer(Server):
         and made once at its end (asyncua 2.1: ``InternalSubscription._trigger_publish``, shadowed per
         instance; subscriptions with a publishing interval keep their own rhythm)."""
         held = []
-        for sub in list(self.iserver.subscription_service.subscriptions.values()):
+        subscriptions = self.iserver.subscription_service.subscriptions if self.batch_notifications else {}
+        for sub in list(subscriptions.values()):
             if sub.data.RevisedPublishingInterval <= 0 and "_trigger_publish" not in vars(sub):
                 sub._trigger_publish = _publish_later  # type: ignore[method-assign]
                 held.append(sub)
