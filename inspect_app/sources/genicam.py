@@ -672,6 +672,10 @@ class GenicamSource:
                 return
             if wanted == self._failed_wanted:
                 return
+            if wanted == applied.values:  # another recipe with the same settings: nothing to write
+                applied.recipe = recipe
+                self._seq_settings[self._settings_seq] = (recipe, dict(wanted))
+                return
         changes: list[SettingChange] = []
         error: str | None = None
         try:
