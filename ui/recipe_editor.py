@@ -1,4 +1,5 @@
-"""Engineer mode: edit a recipe (thresholds per class, ROI, max counts) and switch its model release.
+"""Engineer mode: edit a recipe (thresholds per class, ROI, max counts, the camera's settings for it) and
+switch its model release.
 
 The editor only builds a validated ``RecipeConfig`` (pydantic, the same schema as the config file) and
 emits it; the window checks the role and hands it to the station, which validates it against the model's
@@ -83,6 +84,10 @@ class RecipeEditor(Retranslatable, QDialog):
         self.roi_kind.currentIndexChanged.connect(self._roi_kind_changed)
         self.roi_rect = [_spin(0.0, 100_000.0, 1.0, 0) for _ in range(4)]
         self.roi_points = QLineEdit()
+        # GenICam cameras: empty = what [source] or the camera has; features as "Name=value; Name=value"
+        self.exposure = QLineEdit()
+        self.gain = QLineEdit()
+        self.features = QLineEdit()
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.apply_button = QPushButton()
@@ -91,7 +96,8 @@ class RecipeEditor(Retranslatable, QDialog):
         self.close_button.clicked.connect(self.close)
 
         self.labels = {k: QLabel() for k in ("recipe", "description", "model", "min_conf", "min_area",
-                                              "max_count", "roi_kind", "roi_rect", "roi_points")}
+                                              "max_count", "roi_kind", "roi_rect", "roi_points", "exposure",
+                                              "gain", "features")}  # fmt: skip
         top = QFormLayout()
         top.addRow(self.labels["recipe"], self.recipe_box)
         top.addRow(self.labels["description"], self.description)
@@ -114,6 +120,11 @@ class RecipeEditor(Retranslatable, QDialog):
             rect_row.addWidget(spin)
         roi.addRow(self.labels["roi_rect"], rect_row)
         roi.addRow(self.labels["roi_points"], self.roi_points)
+        self.camera_group = QGroupBox()
+        camera = QFormLayout(self.camera_group)
+        camera.addRow(self.labels["exposure"], self.exposure)
+        camera.addRow(self.labels["gain"], self.gain)
+        camera.addRow(self.labels["features"], self.features)
         buttons = QHBoxLayout()
         buttons.addWidget(self.message, 1)
         buttons.addWidget(self.apply_button)
@@ -123,6 +134,7 @@ class RecipeEditor(Retranslatable, QDialog):
         box.addWidget(self.defaults_group)
         box.addWidget(self.classes_group, 1)
         box.addWidget(self.roi_group)
+        box.addWidget(self.camera_group)
         box.addLayout(buttons)
         self.retranslate()
 
@@ -172,6 +184,11 @@ class RecipeEditor(Retranslatable, QDialog):
         self.roi_points.setText("; ".join(f"{x:g},{y:g}" for x, y in r.roi.points)
                                 if isinstance(r.roi, PolygonROI) else "")
         self._roi_kind_changed()
+        cam = r.camera
+        self.exposure.setText("" if cam is None or cam.exposure_us is None else f"{cam.exposure_us:g}")
+        self.gain.setText("" if cam is None or cam.gain is None else f"{cam.gain:g}")
+        written = "; ".join(f"{k}={_text(v)}" for k, v in cam.features.items()) if cam is not None else ""
+        self.features.setText(written)
         self.message.clear()
 
     def build(self) -> RecipeConfig:
@@ -185,7 +202,7 @@ class RecipeEditor(Retranslatable, QDialog):
             "max_count": self.max_count.value(),
             "classes": {},
             "display_names": self.recipes[name].display_names,  # not edited here: kept as they were
-            "camera": self.recipes[name].camera,  # genicam settings, not edited here yet: kept as they were
+            "camera": self._camera(),
         }
         for i in range(self.table.rowCount()):
             cls = self.table.item(i, 0).text()
@@ -216,6 +233,28 @@ class RecipeEditor(Retranslatable, QDialog):
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise ValueError(problems) from None
+
+    def _camera(self) -> dict[str, Any] | None:
+        """The camera settings as written in the form (None: all empty, the camera keeps [source]'s)."""
+        out: dict[str, Any] = {}
+        for key, field in (("exposure_us", self.exposure), ("gain", self.gain)):
+            text = field.text().strip()
+            if text:
+                try:
+                    out[key] = float(text)
+                except ValueError:
+                    raise ValueError(f"camera.{key}: '{text}' is not a number") from None
+        features: dict[str, Any] = {}
+        for item in self.features.text().split(";"):
+            if not item.strip():
+                continue
+            name, sep, value = item.partition("=")
+            if not sep or not name.strip():
+                raise ValueError(f"camera.features: write Name=value; Name=value (got '{item.strip()}')")
+            features[name.strip()] = _value(value.strip())
+        if features:
+            out["features"] = features
+        return out or None
 
     def _apply(self) -> None:
         try:
@@ -257,6 +296,12 @@ class RecipeEditor(Retranslatable, QDialog):
         self.defaults_group.setTitle(translate("RecipeEditor", "Defaults for every class"))
         self.classes_group.setTitle(translate("RecipeEditor", "Per class (empty = default)"))
         self.roi_group.setTitle(translate("RecipeEditor", "Region of interest (box centres inside count)"))
+        self.camera_group.setTitle(
+            translate("RecipeEditor", "Camera settings (GenICam cameras; empty = unchanged)")
+        )
+        self.labels["exposure"].setText(translate("RecipeEditor", "Exposure µs"))
+        self.labels["gain"].setText(translate("RecipeEditor", "Gain"))
+        self.labels["features"].setText(translate("RecipeEditor", "Other features (Name=value; …)"))
         self.table.setHorizontalHeaderLabels([translate("RecipeEditor", c) for c in CLASS_COLUMNS])
         index = self.roi_kind.currentIndex()
         self.roi_kind.blockSignals(True)
@@ -276,3 +321,18 @@ def _spin(lo: float, hi: float, step: float, decimals: int) -> QDoubleSpinBox:
     s.setDecimals(decimals)
     return s
 
+
+def _text(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else f"{value}"
+
+
+def _value(text: str) -> bool | int | float | str:
+    """A feature value as typed: true/false, an integer, a number, else the text (an enumeration entry)."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text

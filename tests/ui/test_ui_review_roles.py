@@ -153,3 +153,28 @@ def test_switch_to_a_broken_release_is_refused_in_the_editor(
     qtbot.waitUntil(lambda: "manifest" in editor.message.text(), timeout=15_000)
     assert h.station.config.recipes["strict"].model == "fake"
     assert rows(h.cfg, "select * from audit where action = 'model.switch'") == []
+
+
+def test_engineer_sets_a_recipes_camera_settings_in_the_editor(
+    harness: Any, qtbot: Any, engineer_password: str
+) -> None:
+    h = harness()
+    h.start()
+    w = h.window
+    assert w.engineer_login("eve", engineer_password) is None
+    editor = w.open_recipe_editor()
+    assert editor is not None and editor.exposure.text() == "" and editor.features.text() == ""
+    editor.exposure.setText("5000")
+    editor.gain.setText("1.5")
+    editor.features.setText("BalanceWhiteAuto=Off; GevSCPD=2000; ReverseX=true")
+    editor.apply_button.click()
+    assert "Applied" in editor.message.text()
+    cam = h.station.config.recipes["strict"].camera
+    assert cam is not None and (cam.exposure_us, cam.gain) == (5000.0, 1.5)
+    assert cam.features == {"BalanceWhiteAuto": "Off", "GevSCPD": 2000, "ReverseX": True}
+    editor = w.open_recipe_editor()  # opened again: the form shows the recipe as the station has it
+    assert editor is not None and editor.exposure.text() == "5000"
+    assert editor.features.text() == "BalanceWhiteAuto=Off; GevSCPD=2000; ReverseX=true"
+    editor.features.setText("no equals sign")
+    editor.apply_button.click()
+    assert "Name=value" in editor.message.text()

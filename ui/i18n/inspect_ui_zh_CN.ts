@@ -272,17 +272,17 @@
         <translation>配方 {0} 已生效，但未能保存：{1}</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="398" />
+        <location filename="../main_window.py" line="394" />
         <source>Station started.</source>
         <translation>工位已启动。</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="407" />
+        <location filename="../main_window.py" line="403" />
         <source>Cannot start: {0}</source>
         <translation>无法启动：{0}</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="420" />
+        <location filename="../main_window.py" line="416" />
         <source>Station stopped; every queued result was saved.</source>
         <translation>工位已停止；所有排队结果均已保存。</translation>
     </message>
@@ -441,115 +441,135 @@
 </context><context>
     <name>RecipeEditor</name>
     <message>
-        <location filename="../recipe_editor.py" line="39" />
+        <location filename="../recipe_editor.py" line="40" />
         <source>Class</source>
         <translation>类别</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="247" />
-        <location filename="../recipe_editor.py" line="40" />
+        <location filename="../recipe_editor.py" line="287" />
+        <location filename="../recipe_editor.py" line="41" />
         <source>Min confidence</source>
         <translation>最低置信度</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="248" />
-        <location filename="../recipe_editor.py" line="41" />
+        <location filename="../recipe_editor.py" line="288" />
+        <location filename="../recipe_editor.py" line="42" />
         <source>Min area px²</source>
         <translation>最小面积 px²</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="249" />
-        <location filename="../recipe_editor.py" line="42" />
+        <location filename="../recipe_editor.py" line="289" />
+        <location filename="../recipe_editor.py" line="43" />
         <source>Max count</source>
         <translation>允许数量</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="43" />
+        <location filename="../recipe_editor.py" line="44" />
         <source>Ignore</source>
         <translation>忽略</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="46" />
+        <location filename="../recipe_editor.py" line="47" />
         <source>Whole image</source>
         <translation>整幅图像</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="47" />
+        <location filename="../recipe_editor.py" line="48" />
         <source>Rectangle</source>
         <translation>矩形</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="48" />
+        <location filename="../recipe_editor.py" line="49" />
         <source>Polygon</source>
         <translation>多边形</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="228" />
+        <location filename="../recipe_editor.py" line="268" />
         <source>Loading the model release…</source>
         <translation>正在加载模型版本…</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="242" />
+        <location filename="../recipe_editor.py" line="282" />
         <source>Recipes (engineer)</source>
         <translation>配方（工程师）</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="244" />
+        <location filename="../recipe_editor.py" line="284" />
         <source>Recipe</source>
         <translation>配方</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="245" />
+        <location filename="../recipe_editor.py" line="285" />
         <source>Description</source>
         <translation>说明</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="246" />
+        <location filename="../recipe_editor.py" line="286" />
         <source>Model release</source>
         <translation>模型版本</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="250" />
+        <location filename="../recipe_editor.py" line="290" />
         <source>Region</source>
         <translation>区域</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="251" />
+        <location filename="../recipe_editor.py" line="291" />
         <source>x1, y1, x2, y2</source>
         <translation>x1, y1, x2, y2</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="252" />
+        <location filename="../recipe_editor.py" line="292" />
         <source>Points x,y; …</source>
         <translation>顶点 x,y; …</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="256" />
+        <location filename="../recipe_editor.py" line="296" />
         <source>Defaults for every class</source>
         <translation>所有类别的默认值</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="257" />
+        <location filename="../recipe_editor.py" line="297" />
         <source>Per class (empty = default)</source>
         <translation>按类别设置（留空 = 默认值）</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="258" />
+        <location filename="../recipe_editor.py" line="298" />
         <source>Region of interest (box centres inside count)</source>
         <translation>检测区域（框中心在区域内才计数）</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="266" />
+        <location filename="../recipe_editor.py" line="300" />
+        <source>Camera settings (GenICam cameras; empty = unchanged)</source>
+        <translation>相机设置（GenICam 相机；留空 = 不变）</translation>
+    </message>
+    <message>
+        <location filename="../recipe_editor.py" line="302" />
+        <source>Exposure µs</source>
+        <translation>曝光 µs</translation>
+    </message>
+    <message>
+        <location filename="../recipe_editor.py" line="303" />
+        <source>Gain</source>
+        <translation>增益</translation>
+    </message>
+    <message>
+        <location filename="../recipe_editor.py" line="304" />
+        <source>Other features (Name=value; …)</source>
+        <translation>其他参数（名称=值; …）</translation>
+    </message>
+    <message>
+        <location filename="../recipe_editor.py" line="312" />
         <source>Switch model</source>
         <translation>切换模型</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="267" />
+        <location filename="../recipe_editor.py" line="313" />
         <source>Apply</source>
         <translation>应用</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="268" />
+        <location filename="../recipe_editor.py" line="314" />
         <source>Close</source>
         <translation>关闭</translation>
     </message>
@@ -840,57 +860,57 @@ part {1}</source>
         <translation>未加载</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="135" />
+        <location filename="../status_lights.py" line="136" />
         <source>none configured</source>
         <translation>未配置</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="137" />
+        <location filename="../status_lights.py" line="138" />
         <source>{0} ({1}): not running</source>
         <translation>{0}（{1}）：未运行</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="148" />
+        <location filename="../status_lights.py" line="149" />
         <source>{0} · {1:.1f} MB</source>
         <translation>{0} · {1:.1f} MB</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="150" />
+        <location filename="../status_lights.py" line="151" />
         <source>not open yet</source>
         <translation>尚未打开</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="162" />
+        <location filename="../status_lights.py" line="163" />
         <source>{0:.1f} GB free</source>
         <translation>可用 {0:.1f} GB</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="164" />
+        <location filename="../status_lights.py" line="165" />
         <source>images not saved</source>
         <translation>图像未保存</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="173" />
+        <location filename="../status_lights.py" line="174" />
         <source>server {0}, {1} client(s)</source>
         <translation>服务器 {0}，{1} 个客户端</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="177" />
+        <location filename="../status_lights.py" line="178" />
         <source>connected</source>
         <translation>已连接</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="177" />
+        <location filename="../status_lights.py" line="178" />
         <source>not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="181" />
+        <location filename="../status_lights.py" line="182" />
         <source>fault {0}</source>
         <translation>故障 {0}</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="185" />
+        <location filename="../status_lights.py" line="186" />
         <source>UNSECURED</source>
         <translation>未加密（不安全）</translation>
     </message>
