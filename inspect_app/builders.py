@@ -34,6 +34,7 @@ def build_detectors(config: StationConfig) -> dict[str, Detector]:
                 config.detector.threads,
                 file=config.detector.file,
                 precision=config.detector.precision,
+                allow_bf16=config.detector.allow_bf16,
             )
         except ModelError as exc:
             for d in detectors.values():

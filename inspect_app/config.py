@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -116,9 +117,25 @@ class DetectorConfig(_Strict):
     threads: int = Field(2, ge=1, le=256)
     iou: Fraction = 0.7
     file: str | None = Field(None, description="file in the model directory; default by backend")
-    precision: Literal["f32", "bf16"] = Field(
-        "f32", description="openvino only: bf16 is faster on CPUs with bf16 units, within 0.01 confidence"
+    precision: Literal["auto", "f32", "bf16", "int8"] = Field(
+        "auto",
+        description="auto: at start, the fastest on this CPU of f32, the release's int8 model (if it passed "
+        "its accuracy gate) and bf16 (only with allow_bf16); bf16 and int8 need the openvino backend",
     )
+    allow_bf16: bool = Field(
+        False,
+        description="let auto choose bf16 (confidences move by up to ~0.01): the recipe owner's consent",
+    )
+
+    @field_validator("precision")
+    @classmethod
+    def _runtime_has_it(cls, v: str, info: ValidationInfo) -> str:
+        backend = info.data.get("backend")
+        if v in ("bf16", "int8") and backend != "openvino":
+            raise ValueError(f"{v} needs backend = \"openvino\" (backend is \"{backend}\")")
+        if v == "int8" and info.data.get("file") is not None:
+            raise ValueError("int8 runs the release's int8 model; remove detector.file")
+        return v
 
 
 # ---------------------------------------------------------------- recipes
@@ -231,6 +248,11 @@ class StoreConfig(_Strict):
 
 class PipelineConfig(_Strict):
     detect_queue: int = Field(4, ge=1, le=1000)
+    in_flight: int = Field(
+        2, ge=1, le=4,
+        description="parts whose inference may run at once in the detect stage (OpenVINO): the next waiting "
+        "part starts while the previous one is post-processed and decided; 1 = one part at a time",
+    )  # fmt: skip
     stall_timeout_s: float = Field(
         10.0, gt=0, le=600, description="a stage busy longer than this puts Error"
     )

@@ -156,4 +156,9 @@ def _model(station: Station) -> ComponentHealth:
     if det is None:
         return ComponentHealth(False, "missing", f"model of recipe {station.recipe} not loaded")
     info = det.info
-    return ComponentHealth(True, "loaded", f"{info.model_id} ({info.backend})")
+    # the precision really computed in (auto's choice, or f32 where a CPU has no bf16), and why auto chose it
+    detail = f"{info.model_id} ({info.backend} {info.precision})"
+    choice = getattr(det, "precision_choice", None)
+    if choice is not None and choice.median_ms:
+        detail += " auto: " + ", ".join(f"{p} {ms:.1f} ms" for p, ms in choice.median_ms)
+    return ComponentHealth(True, "loaded", detail)

@@ -3,8 +3,9 @@
 Layout: ``models/<name>/<version>/{manifest.json, model.onnx, model.pt, ...}``. The station loads a release,
 not a loose file: the manifest says which classes the model predicts and at which input size, and the
 sha256 of every file, so a half-copied or swapped model is refused at start instead of silently producing
-wrong verdicts. This module must stay importable without torch (the station has none); ``onnx`` is
-imported only inside ``verify_onnx_shape``.
+wrong verdicts. A release may offer the model in more than one precision (``precisions``: f32, and an int8
+model that passed its accuracy gate), each with its own files and metrics. This module must stay importable
+without torch (the station has none); ``onnx`` is imported only inside ``verify_onnx_shape``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ MANIFEST = "manifest.json"
 _CHUNK = 1 << 20  # 1 MiB reads: hashing speed is flat above ~64 KiB and memory stays constant
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _REQUIRED = ("schema", "name", "version", "created", "task", "imgsz", "stride", "names", "files")
+# precisions a release can ship as files; bf16 is not one of them: it is the f32 file run with OpenVINO's
+# bf16 hint, a choice made on the station (it depends on the CPU), not in the release
+FILE_PRECISIONS = ("f32", "int8")
 
 
 class ModelError(Exception):
@@ -36,6 +40,21 @@ class ModelError(Exception):
 class FileEntry:
     sha256: str
     bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Precision:
+    """One precision a release offers: the files that make it (the first is the one a runtime opens),
+    its metrics, and whether it passed its accuracy gate against f32 (always True for f32 itself)."""
+
+    name: str
+    files: tuple[str, ...]
+    gate_passed: bool = True
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def file(self) -> str:
+        return self.files[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +73,32 @@ class Release:
     data_fingerprint: str | None = None
     parent: str | None = None
     schema: int = SCHEMA
+    # from the manifest's "precisions"; a release without it offers f32 (model.onnx) only
+    precisions: Mapping[str, Precision] = field(default_factory=dict)
 
     @property
     def model_id(self) -> str:
         return f"{self.name}/{self.version}"
+
+    def precision(self, name: str) -> Precision:
+        """The files of precision ``name``; ModelError if the release does not offer it (or it failed its
+        gate: such a model is never run, whatever the config says)."""
+        found = self.precisions.get(name)
+        if found is None and name == "f32" and "model.onnx" in self.files:
+            return Precision("f32", ("model.onnx",), True, self.metrics)
+        if found is None:
+            offered = ", ".join(self.offered()) or "none"
+            raise ModelError(f"{self.root}: release offers no {name} model (it offers: {offered})")
+        if not found.gate_passed:
+            raise ModelError(f"{self.root}: the {name} model did not pass its accuracy gate; it is not used")
+        return found
+
+    def offered(self) -> tuple[str, ...]:
+        """File precisions that may run, f32 first."""
+        names = [n for n in FILE_PRECISIONS if n in self.precisions and self.precisions[n].gate_passed]
+        if "f32" not in names and "model.onnx" in self.files:
+            names.insert(0, "f32")
+        return tuple(names)
 
     def file(self, name: str) -> Path:
         if name not in self.files:
@@ -69,11 +110,12 @@ class Release:
         self.file(name)
         return self.files[name].sha256
 
-    def model_info(self, file: str, backend: str) -> ModelInfo:
+    def model_info(self, file: str, backend: str, precision: str = "f32") -> ModelInfo:
         """What a detector running ``file`` of this release with ``backend`` reports about its model."""
         return ModelInfo(
             model_id=self.model_id, name=self.name, version=self.version, sha256=self.sha256(file),
             names=self.names, imgsz=self.imgsz, path=str(self.file(file)), backend=backend,
+            precision=precision,
         )
 
 
@@ -179,9 +221,10 @@ def _parse_manifest(root: Path, manifest_path: Path, data: Any) -> Release:
         ):
             raise ModelError(f'{where}: files.{fname} must be {{"sha256": <64 hex>, "bytes": <int>}}')
         entries[fname] = FileEntry(e["sha256"], e["bytes"])
-    for key in ("metrics", "train"):
+    for key in ("metrics", "train", "precisions"):
         if data.get(key) is not None and not isinstance(data[key], dict):
             raise ModelError(f"{where}: '{key}' must be an object")
+    precisions = _parse_precisions(where, data.get("precisions") or {}, entries)
     return Release(
         root=root,
         name=data["name"],
@@ -197,7 +240,35 @@ def _parse_manifest(root: Path, manifest_path: Path, data: Any) -> Release:
         data_fingerprint=data.get("data_fingerprint"),
         parent=data.get("parent"),
         schema=data["schema"],
+        precisions=MappingProxyType(precisions),
     )
+
+
+def _parse_precisions(where: str, raw: dict, files: Mapping[str, FileEntry]) -> dict[str, Precision]:
+    out: dict[str, Precision] = {}
+    for name, e in raw.items():
+        key = f"{where}: precisions.{name}"
+        if name not in FILE_PRECISIONS:
+            raise ModelError(f"{key}: unknown precision (a release ships: {', '.join(FILE_PRECISIONS)})")
+        if not isinstance(e, dict):
+            raise ModelError(f"{key} must be an object")
+        gate = e.get("gate")
+        if name != "f32" and not (isinstance(gate, dict) and isinstance(gate.get("passed"), bool)):
+            raise ModelError(f'{key}.gate must say whether it passed ({{"passed": true|false, ...}})')
+        passed = True if name == "f32" else bool(gate["passed"])  # type: ignore[index]
+        names = e.get("files")
+        # a model that failed its gate is not shipped: its entry only records the attempt, without files
+        if not (isinstance(names, list) and (names or not passed) and all(isinstance(f, str) for f in names)):
+            raise ModelError(f"{key}.files must be a non-empty list of file names")
+        unlisted = [f for f in names if f not in files]
+        if unlisted:
+            # every file a precision runs must be pinned by sha256, like the rest of the release
+            raise ModelError(f"{key}.files: {', '.join(unlisted)} not listed in 'files'")
+        metrics = e.get("metrics") or {}
+        if not isinstance(metrics, dict):
+            raise ModelError(f"{key}.metrics must be an object")
+        out[name] = Precision(name, tuple(names), passed, MappingProxyType(dict(metrics)))
+    return out
 
 
 def _pos_int(v: Any) -> bool:

@@ -3,6 +3,12 @@
 Decide runs in the detect worker: it takes microseconds, and a queue hop would cost more than it does.
 It is still its own stage class (``RecipeRules``) with its own timestamp. Record is the store's writer
 thread; signal runs only after the row is committed. See ``stages.py`` for the back-pressure policy.
+
+Parts in flight: with a detector that can run inference in the background (``begin``: OpenVINO), the detect
+worker starts the next waiting part's inference before it post-processes and decides the previous one, so
+the runtime never waits for Python between two parts (``pipeline.in_flight``, at most 2 by default). A part
+is begun only if it is already waiting: a lone part is finished at once, as before. Results still leave in
+the order the parts came; the supervisor sees the oldest part in flight as the one in hand.
 """
 
 from __future__ import annotations
@@ -11,8 +17,10 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from inspect_app.protocols import CorruptFrame, Detector, FrameSource, SourceError, SourceExhausted
 from inspect_app.rules import ROI_OUTSIDE_IMAGE, RecipeRules, not_inspected
@@ -236,53 +244,137 @@ class AcquireWorker:
         )
 
 
+@dataclass
+class _InFlight:
+    """One part whose inference was begun (or whose beginning failed, recorded in its turn)."""
+
+    item: Acquired
+    started: float
+    rules: RecipeRules | None = None
+    model: Detector | None = None
+    pending: Any = None  # inspect_app.detector.postprocess.Pending
+    error: Exception | None = None
+    stalled: bool = False
+
+
 class DetectWorker:
     """Runs the recipe's model and rules on each acquired frame and submits the inspection."""
 
-    def __init__(self, host: PipelineHost, inbox: queue.Queue) -> None:
+    def __init__(self, host: PipelineHost, inbox: queue.Queue, in_flight: int = 1) -> None:
         self.host = host
         self.inbox = inbox
+        self.in_flight = max(1, in_flight)
         self.monitor = StageMonitor("detect")
+        self._flight: deque[_InFlight] = deque()
+        # guards the flight list and every submit: a part is either submitted here or handed to abandon()
+        self._lock = threading.Lock()
+        self._abandoned = False
 
     def run(self) -> None:
-        while True:
-            item = self.inbox.get()
-            if item is _STOP:
-                return
-            self.process(item)
-
-    def process(self, item: Acquired) -> None:
-        host, request, frame = self.host, item.request, item.frame
-        self.monitor.begin(request.part_id)
+        flight = self._flight
         try:
-            inspection = self._inspect(item)
+            while True:
+                try:
+                    # with a part in flight, only a part that is already waiting may overtake its finish
+                    item = self.inbox.get_nowait() if flight else self.inbox.get()
+                except queue.Empty:
+                    self._finish_oldest()
+                    continue
+                if item is _STOP:
+                    while flight:
+                        self._finish_oldest()
+                    return
+                self._begin(item)
+                while flight and (len(flight) >= self._depth(flight[-1]) or flight[-1].pending is None):
+                    self._finish_oldest()
+        except BaseException as exc:  # the thread ends: parts begun and not finished are recorded, not lost
+            msg = f"detect stage ended: {type(exc).__name__}: {exc}"
+            while flight:
+                entry = flight[0]
+                self._submit(entry, make_inspection(
+                    self.host, entry.item.request, not_inspected("WORKER_DIED", msg), frame=entry.item.frame
+                ))  # fmt: skip
+            raise
+
+    def abandon(self) -> list[Acquired]:
+        """For a stop that cannot wait for a stuck inference: the parts in flight are handed over to be
+        recorded by the caller, and whatever this worker finishes later is no longer submitted."""
+        with self._lock:
+            self._abandoned = True
+            return [e.item for e in self._flight]
+
+    def _depth(self, entry: _InFlight) -> int:
+        return min(self.in_flight, getattr(entry.model, "slots", 1))
+
+    def _begin(self, item: Acquired) -> None:
+        """Rules, model and the start of inference; any failure is kept and recorded in the part's turn."""
+        host, request = self.host, item.request
+        entry = _InFlight(item, time.monotonic())
+        with self._lock:
+            if not self._flight:
+                self.monitor.begin(request.part_id)
+            self._flight.append(entry)
+        try:
+            entry.rules = host.rules_for(request.recipe)
+            entry.model = host.detector_for(request.recipe)
+            begin = getattr(entry.model, "begin", None)
+            if begin is not None and self.in_flight > 1:
+                entry.pending = begin(item.frame.image, entry.rules.detector_conf, host.iou)
+        except Exception as exc:  # noqa: BLE001  stage boundary: raised again, and recorded, in _inspect
+            entry.error = exc
+
+    def _submit(self, entry: _InFlight, inspection: Inspection) -> None:
+        with self._lock:
+            if self._flight and self._flight[0] is entry:
+                self._flight.popleft()
+            if self._abandoned:
+                log.warning("part %s finished after the stop recorded it", entry.item.request.part_id)
+                return
+            self.host.submit(inspection)
+
+    def _finish_oldest(self) -> None:
+        host = self.host
+        entry = self._flight[0]
+        request, frame = entry.item.request, entry.item.frame
+        try:
+            inspection = self._inspect(entry)
             if self.monitor.was_stalled():
+                for e in list(self._flight):  # every part in flight was in hand when the stall was declared
+                    e.stalled = True
+            if entry.stalled:
                 inspection = make_inspection(
                     host, request,
                     not_inspected("STAGE_STALLED", "inspection outlived the stall timeout; Error was raised"),
                     frame=frame, model=None,
                 )  # fmt: skip
-            host.submit(inspection)
+            self._submit(entry, inspection)
         except BaseException as exc:  # stage boundary: the part in hand is recorded, the station to Error
             log.exception("detect stage failed on part %s", request.part_id)
             msg = f"detect stage failed: {type(exc).__name__}: {exc}"
-            host.submit(make_inspection(host, request, not_inspected("INTERNAL_ERROR", msg), frame=frame))
+            failed = make_inspection(host, request, not_inspected("INTERNAL_ERROR", msg), frame=frame)
+            self._submit(entry, failed)
             host.on_worker_fault("detect", request.part_id, exc)
             if not isinstance(exc, Exception):
                 raise
         finally:
             self.monitor.end()
+            with self._lock:
+                if self._flight:
+                    self.monitor.begin(self._flight[0].item.request.part_id)
 
-    def _inspect(self, item: Acquired) -> Inspection:
-        host, request, frame = self.host, item.request, item.frame
-        started = time.monotonic()
-        model = None
+    def _inspect(self, entry: _InFlight) -> Inspection:
+        host, request, frame = self.host, entry.item.request, entry.item.frame
+        model = entry.model
         try:
-            rules = host.rules_for(request.recipe)
-            model = host.detector_for(request.recipe)
-            detections = tuple(model.detect(frame.image, conf=rules.detector_conf, iou=host.iou))
+            if entry.error is not None:
+                raise entry.error
+            assert entry.rules is not None and model is not None
+            if entry.pending is not None:
+                detections = tuple(entry.pending.result())
+            else:
+                detections = tuple(model.detect(frame.image, conf=entry.rules.detector_conf, iou=host.iou))
             detected = time.monotonic()
-            decision = rules.decide(detections, frame.image.shape[:2])
+            decision = entry.rules.decide(detections, frame.image.shape[:2])
         except Exception as exc:  # stage boundary: any model failure becomes a recorded NOT_INSPECTED
             log.exception("inference failed on part %s", request.part_id)
             host.on_detector_error(request.part_id, exc)
@@ -291,7 +383,9 @@ class DetectWorker:
             return make_inspection(host, request, decision, frame=frame, model=model)
         if decision.error_code == ROI_OUTSIDE_IMAGE:
             host.on_roi_problem(decision.reasons[0].message, frame.image.shape[:2])
-        times = StageTimes(request.requested_mono, item.acquired_mono, started, detected, time.monotonic())
+        times = StageTimes(
+            request.requested_mono, entry.item.acquired_mono, entry.started, detected, time.monotonic()
+        )
         # the picture's age at the trigger (negative: taken after it), so every record shows how fresh it was
         timings = {**times.as_ms(), "frame_age": round(_age(request, frame) * 1000, 3)}
         return make_inspection(

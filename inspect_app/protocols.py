@@ -57,6 +57,7 @@ class ModelInfo:
     imgsz: tuple[int, int]  # h, w
     path: str
     backend: str
+    precision: str = "f32"  # what the runtime really computes in: f32, bf16 or int8
 
 
 @runtime_checkable

@@ -247,6 +247,12 @@ class Station(StationLoops, StationAdmin, PipelineHost):
         self._workers.join("acquire", max(0.1, deadline - time.monotonic()))
         self._put_detect_stop(deadline)
         self._workers.join("detect", max(0.1, deadline - time.monotonic()))
+        if self.detect is not None and self._workers.alive("detect"):
+            # inference stuck past the stop timeout: the parts in flight are recorded now, not never
+            for item in self.detect.abandon():
+                insp = make_inspection(self, item.request, not_inspected("SHUTDOWN", "station stopped while "
+                                       "its inference was stuck"), frame=item.frame)  # fmt: skip
+                self._store.submit(insp, block=False)  # type: ignore[union-attr]
         self._record_leftovers()
         # nothing is inspected any more: Halted now, so the transition is committed with the last results
         if self.supervisor:
@@ -320,12 +326,18 @@ class Station(StationLoops, StationAdmin, PipelineHost):
         self.acquire = AcquireWorker(
             self, self._source, self._read_timeout(), self._detect_alive, self._detect_q, self._max_frame_age
         )
-        self.detect = DetectWorker(self, self._detect_q)
+        self.detect = DetectWorker(self, self._detect_q, self.config.pipeline.in_flight)
         self.supervisor = Supervisor(self, self.config.pipeline.stall_timeout_s)
-        self._emit("state", Severity.INFO, f"models loaded: {', '.join(sorted(self._model_ids()))}")
+        self._emit("state", Severity.INFO, f"models loaded: {', '.join(sorted(self._model_lines()))}")
 
-    def _model_ids(self) -> set[str]:
-        return {d.info.model_id for d in self._detectors.values()}
+    def _model_lines(self) -> set[str]:
+        """Each model with the precision it runs in; for ``auto``, the timings that chose it."""
+        lines = set()
+        for d in self._detectors.values():
+            choice = getattr(d, "precision_choice", None)
+            why = f"; {choice.line()}" if choice is not None else ""
+            lines.add(f"{d.info.model_id} ({d.info.backend} {d.info.precision}{why})")
+        return lines
 
     def _read_timeout(self) -> float:
         return float(getattr(self.config.source, "read_timeout_s", 5.0))

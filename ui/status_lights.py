@@ -127,7 +127,8 @@ def assess(i: StatusInputs) -> list[tuple[str, str, str]]:
         if det is None:
             out.append(("model", ERROR, translate("StatusLights", "not loaded")))
         else:
-            out.append(("model", OK, f"{det.info.name} {det.info.version} ({det.info.backend})"))
+            info = det.info  # precision: what auto chose at start (docs/performance.md), as the snapshot says
+            out.append(("model", OK, f"{info.name} {info.version} ({info.backend} {info.precision})"))
     # links
     links = snap.links if snap is not None else ()
     if not links:

@@ -1,22 +1,39 @@
 """Station inference: load a verified model release and run it with one of three backends.
 
-``onnxruntime`` and ``openvino`` run the exported ONNX file with numpy/OpenCV pre- and post-processing and
-never import torch; ``ultralytics`` runs ``model.pt`` for development. Backend modules are imported only
-when chosen, so a station without OpenVINO (or without torch) can still use the others.
+``onnxruntime`` and ``openvino`` run the exported ONNX file (OpenVINO also the release's int8 model) with
+numpy/OpenCV pre- and post-processing and never import torch; ``ultralytics`` runs ``model.pt`` for
+development. Backend modules are imported only when chosen, so a station without OpenVINO (or without
+torch) can still use the others.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Protocol
 
-from inspect_app.model_release import ModelError, load_release, verify_onnx_shape
+import numpy as np
+
+from inspect_app.detector.precision import PrecisionChoice, candidates, choose
+from inspect_app.model_release import ModelError, Release, load_release, verify_onnx_shape
 from inspect_app.protocols import Detector
 
 BACKENDS = ("onnxruntime", "openvino", "ultralytics")
 DEFAULT_FILE = {"onnxruntime": "model.onnx", "openvino": "model.onnx", "ultralytics": "model.pt"}
+PRECISIONS = ("auto", "f32", "bf16", "int8")
 
-__all__ = ["BACKENDS", "DEFAULT_FILE", "Detector", "ModelError", "WarmDetector", "load_detector"]
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_FILE",
+    "PRECISIONS",
+    "Detector",
+    "ModelError",
+    "PrecisionChoice",
+    "WarmDetector",
+    "load_detector",
+]
+
+log = logging.getLogger(__name__)
 
 
 class WarmDetector(Detector, Protocol):
@@ -28,19 +45,41 @@ class WarmDetector(Detector, Protocol):
 
 
 def load_detector(
-    model_dir: str | Path, backend: str, threads: int, file: str | None = None, precision: str = "f32"
+    model_dir: str | Path,
+    backend: str,
+    threads: int,
+    file: str | None = None,
+    precision: str = "f32",
+    *,
+    allow_bf16: bool = False,
+    streams: int = 1,
 ) -> WarmDetector:
-    """Load the release in ``model_dir``, verify the file the backend runs, and build the backend.
+    """Load the release in ``model_dir``, verify the files the backend runs, and build the backend.
+
+    ``precision``: ``f32``, ``bf16`` (OpenVINO; f32 where the CPU has no bf16 units), ``int8`` (OpenVINO,
+    the release's int8 model) or ``auto`` (the fastest on this CPU of those offered, timed now; bf16 only
+    with ``allow_bf16``; the choice is in ``precision_choice`` and ``info.precision``). ``streams`` > 1:
+    OpenVINO's throughput mode, for replays and evaluations.
 
     Raises ModelError for anything wrong with the release or the model file (missing, tampered, not a
     model, wrong shape); the message is meant for the operator. Call ``warmup()`` before the first part.
     """
     if backend not in BACKENDS:
         raise ModelError(f"unknown detector backend '{backend}' (choose one of: {', '.join(BACKENDS)})")
+    if precision not in PRECISIONS:
+        raise ModelError(f"unknown precision '{precision}' (choose one of: {', '.join(PRECISIONS)})")
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
+    if precision in ("bf16", "int8") and backend != "openvino":
+        raise ModelError(f"precision {precision} needs the openvino backend (backend is {backend})")
+    if precision == "int8" and file is not None:
+        raise ModelError("precision int8 runs the release's int8 model; do not name a file")
+    if precision == "auto":
+        return _auto(model_dir, backend, threads, file, allow_bf16, streams)
+    if file is None and backend != "ultralytics":
+        file = load_release(model_dir, verify=[]).precision("int8" if precision == "int8" else "f32").file
     file = file or DEFAULT_FILE[backend]
-    release = load_release(model_dir, verify=[_listed(model_dir, file)])
+    release = load_release(model_dir, verify=_files_of(model_dir, file))
     if backend == "ultralytics":
         from inspect_app.detector.ultralytics_backend import UltralyticsDetector
 
@@ -54,10 +93,54 @@ def load_detector(
         return OnnxRuntimeDetector(release, threads, file)
     from inspect_app.detector.openvino_backend import OpenVinoDetector
 
-    return OpenVinoDetector(release, threads, file, precision=precision)
+    return OpenVinoDetector(release, threads, file, precision=precision, streams=streams)
 
 
-def _listed(model_dir: str | Path, file: str) -> str:
+def _auto(
+    model_dir: str | Path, backend: str, threads: int, file: str | None, allow_bf16: bool, streams: int
+) -> WarmDetector:
+    release = load_release(model_dir, verify=[])
+    names, skipped = candidates(release, backend, allow_bf16)
+    if file is not None and "int8" in names:
+        names.remove("int8")  # a named file is the model to run; int8 would be another one
+        skipped.append(("int8", f"[detector] file = {file} names the model"))
+    loaded: dict[str, WarmDetector] = {}
+    try:
+        for p in names:
+            det = load_detector(model_dir, backend, threads, file, p, streams=streams)
+            det.warmup()
+            loaded[p] = det
+        # bf16 asked for on a CPU that computes it in f32 would be timed as a second f32: drop it
+        if "bf16" in loaded and loaded["bf16"].info.precision != "bf16":
+            loaded.pop("bf16").close()
+            skipped.append(("bf16", "OpenVINO runs it in f32 on this CPU"))
+        blob = _timing_input(release)
+        chosen, medians, rounds = choose(loaded, lambda d, b: d._infer(b), blob)  # type: ignore[attr-defined]
+    except BaseException:
+        for det in loaded.values():
+            det.close()
+        raise
+    for p, det in loaded.items():
+        if p != chosen:
+            det.close()
+    result = loaded[chosen]
+    choice = PrecisionChoice(chosen, medians, rounds, tuple(skipped))
+    result.precision_choice = choice  # type: ignore[attr-defined]
+    log.info("%s: %s", release.model_id, choice.line())
+    return result
+
+
+def _timing_input(release: Release) -> np.ndarray:
+    """A fixed, textured input: a constant image could take shortcuts no camera frame takes."""
+    h, w = release.imgsz
+    rng = np.random.default_rng(0)
+    return rng.random((1, 3, h, w), dtype=np.float32)
+
+
+def _files_of(model_dir: str | Path, file: str) -> list[str]:
+    """The file the backend opens and, for an OpenVINO IR, the weights it reads beside it."""
     if Path(file).name != file:
         raise ModelError(f"detector file '{file}' must be a file name inside the release {model_dir}")
-    return file
+    if file.endswith(".xml"):
+        return [file, file[: -len(".xml")] + ".bin"]
+    return [file]

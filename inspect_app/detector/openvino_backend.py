@@ -1,51 +1,113 @@
-"""OpenVINO backend (CPU), compiling the release's ONNX file directly (no separate IR step)."""
+"""OpenVINO backend (CPU): the release's ONNX file compiled directly (no separate IR step), or its int8 IR.
+
+Inference requests form a small pool, so a caller may start one part's inference and, while it runs,
+pre-process the next part or post-process the previous one (``ArrayDetector.begin``). ``streams`` > 1 runs
+that many inferences side by side, each on its share of the threads: more parts per second, a longer wait
+for each, so it is for replays and evaluations, not for a part the line waits on.
+"""
 
 from __future__ import annotations
+
+from collections import deque
 
 import numpy as np
 
 from inspect_app.detector.postprocess import ArrayDetector
 from inspect_app.model_release import ModelError, Release
 
+HINTS = {"f32": "f32", "bf16": "bf16", "int8": "f32"}
+
 
 class OpenVinoDetector(ArrayDetector):
     backend = "openvino"
 
     def __init__(
-        self, release: Release, threads: int, file: str = "model.onnx", precision: str = "f32"
+        self,
+        release: Release,
+        threads: int,
+        file: str = "model.onnx",
+        precision: str = "f32",
+        *,
+        streams: int = 1,
+        slots: int = 2,
     ) -> None:
         import openvino as ov  # configure_offline has set OPENVINO_TELEMETRY_OPT_OUT / CI before this
 
+        if precision not in HINTS:
+            raise ModelError(f"unknown precision '{precision}' (choose one of: {', '.join(HINTS)})")
         path = release.file(file)
-        config = {
+        config: dict[str, object] = {
             "INFERENCE_NUM_THREADS": threads,
-            "PERFORMANCE_HINT": "LATENCY",
             # CPUs with AVX512-BF16/AMX would default to bf16, which moves boxes and confidences away from
             # what the model was validated with: f32 unless the recipe owner chose bf16 for speed
-            # (measured in docs/performance.md: ~1.7x faster, confidences within 0.01)
-            "INFERENCE_PRECISION_HINT": precision,
+            # (measured in docs/performance.md: ~1.7x faster, confidences within 0.01). An int8 model keeps
+            # its unquantized layers in f32 too: its accuracy gate was measured that way.
+            "INFERENCE_PRECISION_HINT": HINTS[precision],
         }
+        if streams > 1:
+            config.update(PERFORMANCE_HINT="THROUGHPUT", NUM_STREAMS=streams)
+        else:
+            config["PERFORMANCE_HINT"] = "LATENCY"
         try:
             self._core = ov.Core()
             model = self._core.read_model(str(path))
+            _check_shapes(model, release, path)
             self._compiled = self._core.compile_model(model, "CPU", config)
+        except ModelError:
+            raise
         except Exception as exc:
             raise ModelError(f"{path}: OpenVINO cannot load the model: {_first_line(exc)}") from exc
-        self._request = self._compiled.create_infer_request()
+        # one more request than streams: the next part is prepared while every stream computes
+        self.slots = max(1, slots, streams)
+        self._free = deque(self._compiled.create_infer_request() for _ in range(self.slots))
         self.threads = threads
-        self.info = release.model_info(file, self.backend)
+        self.streams = streams
+        self.info = release.model_info(file, self.backend, _effective(precision, self._compiled))
 
     def get_property(self, name: str):  # for diagnostics and tests: what the compiled model really uses
         return self._compiled.get_property(name)
 
+    def _start(self, blob: np.ndarray):
+        if not self._free:
+            raise RuntimeError(f"all {self.slots} inference requests are in flight; finish one first")
+        request = self._free.popleft()
+        request.start_async({0: blob})
+        return request
+
+    def _wait(self, request) -> np.ndarray:
+        try:
+            request.wait()
+            # copy: the output tensor is reused by the request's next inference
+            return np.array(request.get_output_tensor(0).data, copy=True)
+        finally:
+            self._free.append(request)
+
     def _infer(self, blob: np.ndarray) -> np.ndarray:
-        self._request.infer({0: blob})
-        # copy: the output tensor is reused by the next infer() call
-        return np.array(self._request.get_output_tensor(0).data, copy=True)
+        return self._wait(self._start(blob))
 
     def close(self) -> None:
-        self._request = None  # type: ignore[assignment]
+        self._free.clear()
         self._compiled = None  # type: ignore[assignment]
+
+
+def _effective(precision: str, compiled) -> str:
+    """bf16 only where the CPU has it: elsewhere OpenVINO quietly computes in f32, and the station says so."""
+    if precision != "bf16":
+        return precision
+    return "bf16" if "bfloat16" in str(compiled.get_property("INFERENCE_PRECISION_HINT")) else "f32"
+
+
+def _check_shapes(model, release: Release, path) -> None:
+    """The same promise as ``verify_onnx_shape``, for files ONNX tools cannot read (the int8 IR)."""
+    h, w = release.imgsz
+    inputs, outputs = model.inputs, model.outputs
+    in_shape = [d.get_length() if d.is_static else "?" for d in inputs[0].get_partial_shape()]
+    if len(inputs) != 1 or in_shape != [1, 3, h, w]:
+        raise ModelError(f"{path}: input shape is {in_shape}, the manifest imgsz needs [1, 3, {h}, {w}]")
+    out = outputs[0].get_partial_shape()
+    want = 4 + len(release.names)
+    if len(out) != 3 or not out[1].is_static or out[1].get_length() != want:
+        raise ModelError(f"{path}: output shape is {out}, expected [1, {want}, N] for the manifest's classes")
 
 
 def _first_line(exc: BaseException) -> str:
