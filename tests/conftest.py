@@ -133,3 +133,39 @@ def _train_tiny_model(torch):  # type: ignore[no-untyped-def]
     model.criterion = None
     print(f"tiny model trained in {time.monotonic() - t0:.1f}s")
     return model
+
+
+def write_scene_dataset(root: Path, counts: dict[str, int], seed: int) -> Path:
+    """``make_scene`` images at the tiny model's size in YOLO layout (images/, labels/, data.yaml)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    for split, n in counts.items():
+        (root / "images" / split).mkdir(parents=True, exist_ok=True)
+        (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            img, labels = make_scene(rng, TINY_IMGSZ, TINY_IMGSZ)
+            cv2.imwrite(str(root / "images" / split / f"{i:04d}.png"), img)
+            lines = "".join(f"{c} {x:.6f} {y:.6f} {w:.6f} {h:.6f}\n" for c, x, y, w, h in labels)
+            (root / "labels" / split / f"{i:04d}.txt").write_text(lines)
+    names = ["names:", *(f"  {i}: {n}" for i, n in enumerate(CLASSES))]
+    (root / "data.yaml").write_text("\n".join([*(f"{s}: images/{s}" for s in counts), *names]) + "\n")
+    return root / "data.yaml"
+
+
+@pytest.fixture(scope="session")
+def tiny_int8_release(tiny_release: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny release's f32 files plus an int8 model that passed its gate (``models release --int8``),
+    as version 0.2.0; calibrated and gated on fresh scenes like the ones it was trained on."""
+    from training.data_yaml import load_data_yaml
+    from training.quantize_release import derive_int8_release
+
+    data = load_data_yaml(
+        write_scene_dataset(tmp_path_factory.mktemp("int8-scenes"), {"train": 64, "val": 48, "test": 32}, 3)
+    )
+    return derive_int8_release(tiny_release, tmp_path_factory.mktemp("int8-models"), "0.2.0", data, data)
+
+
+@pytest.fixture(scope="session")
+def scene_dataset() -> Callable[[Path, dict[str, int], int], Path]:
+    return write_scene_dataset

@@ -121,10 +121,26 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     show.add_argument("release", help="NAME/VERSION or a release directory")
     promote = msub.add_parser("promote", help="make a release the default model (models/default.json)")
     promote.add_argument("release", help="NAME/VERSION")
-    rel = msub.add_parser("release", help="export a trained run as models/NAME/VERSION")
-    rel.add_argument("run", type=Path, help="a run folder (weights/best.pt) or a .pt written by train")
-    rel.add_argument("--name", required=True)
+    rel = msub.add_parser(
+        "release",
+        help="export a trained run as models/NAME/VERSION; with --int8 and a release, add its int8 model",
+    )
+    rel.add_argument(
+        "run", type=Path,
+        help="a run folder (weights/best.pt) or a .pt written by train; with --int8 also a release folder "
+        "(its f32 files and an int8 model become VERSION)",
+    )  # fmt: skip
+    rel.add_argument("--name", default=None, help="required for a run; a release keeps its name")
     rel.add_argument("--version", required=True)
+    rel.add_argument(
+        "--int8", action="store_true",
+        help="also an int8 model (NNCF, calibrated on the training split), kept only if its val mAP50 is "
+        "within 0.5 point of f32 and mAP50-95 within 1 point",
+    )  # fmt: skip
+    rel.add_argument(
+        "--data", type=Path, default=None,
+        help="with --int8 and a release: the data.yaml it was trained on (default: the manifest's)",
+    )  # fmt: skip
     rel.add_argument("--test-data", type=Path, default=None, help="data.yaml whose test split is reported")
     rel.add_argument("--val-data", type=Path, default=None, help="default: the run's own data")
     rel.add_argument("--openvino", action="store_true", help="also export OpenVINO IR (model.xml/.bin)")
@@ -424,18 +440,25 @@ def cmd_models_release(args: argparse.Namespace) -> int:
     from training.release_check import ReleaseCheckError
 
     root = _root(args, must_exist=False)  # a release may start a new models folder
+    is_release = (args.run / "manifest.json").is_file()
     try:
-        d = release_model(
-            args.run,
-            root,
-            args.name,
-            args.version,
-            test_data=args.test_data,
-            val_data=args.val_data,
-            openvino=args.openvino,
-            threads=args.threads,
-            out_eval=args.state_dir / "runs" / "evaluate" / f"{args.name}-{args.version}",
-        )
+        if is_release and args.int8:
+            d = _derive_int8(args, root)
+        elif args.name is None:
+            raise ValueError("--name is required to release a run")
+        else:
+            d = release_model(
+                args.run,
+                root,
+                args.name,
+                args.version,
+                test_data=args.test_data,
+                val_data=args.val_data,
+                openvino=args.openvino,
+                threads=args.threads,
+                out_eval=args.state_dir / "runs" / "evaluate" / f"{args.name}-{args.version}",
+                int8=args.int8,
+            )
     except (DataError, ModelError, ReleaseCheckError, FileNotFoundError, FileExistsError, ValueError) as exc:
         return _fail("models release", exc)
     manifest = json.loads((d / "manifest.json").read_text())
@@ -445,7 +468,32 @@ def cmd_models_release(args: argparse.Namespace) -> int:
             {k: {m: v.get(m) for m in ("mAP50", "mAP50-95")} for k, v in manifest["metrics"].items()}
         )
     )
+    for precision, entry in (manifest.get("precisions") or {}).items():
+        gate = entry.get("gate", {})
+        shown = {s: {m: v.get(m) for m in ("mAP50", "mAP50-95")} for s, v in entry.get("metrics", {}).items()}
+        verdict = "" if not gate else (" gate passed" if gate.get("passed") else " gate FAILED, not shipped")
+        print(f"{precision}:{verdict} {json.dumps(shown)}" + (f" drop {gate.get('drop')}" if gate else ""))
     if args.promote:
-        write_default(root, f"{args.name}/{args.version}")
-        print(f"default model is now {args.name}/{args.version}")
+        model_id = f"{manifest['name']}/{manifest['version']}"
+        write_default(root, model_id)
+        print(f"default model is now {model_id}")
     return 0
+
+
+def _derive_int8(args: argparse.Namespace, root: Path) -> Path:
+    """``models release RELEASE --int8 --version V``: the release's f32 files plus an int8 model, as V."""
+    from inspect_app.model_release import load_release
+    from training.data_yaml import DataError, load_data_yaml
+    from training.quantize_release import derive_int8_release
+
+    parent = load_release(args.run, verify=[])
+    if args.name not in (None, parent.name):
+        raise ValueError(f"a release keeps its name ({parent.name}); --name {args.name} does not apply")
+    data = args.data or Path(str(parent.train.get("data") or ""))
+    if not data.is_file():
+        raise DataError(f"--data: give the data.yaml {parent.model_id} was trained on ({data} is not here)")
+    test_yaml = args.test_data or Path(str((parent.metrics.get("test") or {}).get("data") or ""))
+    test = load_data_yaml(test_yaml, labelled=("test",)) if test_yaml.is_file() else None
+    return derive_int8_release(
+        args.run, root, args.version, load_data_yaml(data), test, threads=args.threads or 2
+    )

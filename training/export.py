@@ -45,11 +45,13 @@ def release_model(
     threads: int | None = None,
     out_eval: str | Path | None = None,
     extra: dict[str, Any] | None = None,
+    int8: bool = False,
 ) -> Path:
     """Release ``model`` (a run folder or an ultralytics .pt written by ``inspect-app train``).
 
     Metrics: ``val`` on the training run's own val split (or ``val_data``), ``test`` on ``test_data``'s test
-    split (default: the training data's test split, if it has one). Returns the release directory.
+    split (default: the training data's test split, if it has one). ``int8``: also an int8 model, calibrated
+    on the training data and gated on its val split. Returns the release directory.
     """
     import torch
 
@@ -89,6 +91,8 @@ def release_model(
 
     from training.release import write_release
 
+    if int8 and train_spec is None:
+        raise DataError(f"int8 needs the run's training data to calibrate with; {train_yaml} is not here")
     images = check_images(val_spec or test_spec) if (val_spec or test_spec) else []
     fingerprint = (config.get("dataset") or {}).get("fingerprint") or (
         train_spec.fingerprint if train_spec else None
@@ -106,6 +110,8 @@ def release_model(
         openvino=openvino,
         check_images=images or None,
         check_threads=threads,
+        int8_data=train_spec if int8 else None,
+        int8_test=test_spec if int8 and test_spec is not None and "test" in test_spec.sources else None,
         extra={
             "train": {k: v for k, v in config.items() if k != "parent"}
             or {"hyp": hyp},  # the full run config

@@ -75,12 +75,16 @@ def write_release(
     check_images: list | None = None,
     check_threads: int | None = None,
     extra: dict | None = None,
+    int8_data: Any = None,
+    int8_test: Any = None,
 ) -> Path:
     """Save, export, check and pin a model as the release ``out_dir/name/version``; returns that directory.
 
     ``check_images`` (BGR uint8 arrays; default: generated scenes) are run through the station's detector on
     every exported file and compared with the PyTorch model; on a mismatch ``ReleaseCheckError`` is raised
-    and nothing is written. ``extra`` adds manifest keys (e.g. the dataset summary).
+    and nothing is written. ``extra`` adds manifest keys (e.g. the dataset summary). ``int8_data`` (the
+    training data's ``DataSpec``) adds an int8 model if it passes its accuracy gate on that data's val split
+    (``training/quantize_release.py``); ``int8_test`` is where each precision's test metrics come from.
     """
     _require_offline()
     for label, seg in (("name", name), ("version", version)):
@@ -177,6 +181,10 @@ def write_release(
         images = list(check_images) if check_images else fallback_images()
         manifest["check"] = check_release(tmp, images, runs, check_threads or threads)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
+        if int8_data is not None:
+            from training.quantize_release import add_int8
+
+            add_int8(tmp, manifest, int8_data, int8_test, check_threads or threads)
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
