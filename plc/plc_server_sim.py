@@ -157,12 +157,16 @@ class SimulatedPlc:
         valid = written.get(self._nodeid("ResultValid"))
         if valid is True:
             seq, part, code = self.value("ResultSeq"), self.value("ResultPartId"), self.value("ResultCode")
-            self._note({"event": "received", "seq": int(seq), "part": str(part), "code": int(code)})
+            # a PLC takes the result and sets AckSeq in one scan, kept in its retentive memory together: one
+            # event, so a kill cannot leave a result taken but its AckSeq forgotten (that would be sent again)
+            now = not self.ack_delay_s
+            taken = {"seq": int(seq), "part": str(part), "code": int(code), "acked": now}
+            self._note({"event": "received", **taken})
             self.received.append(Received(int(seq), str(part), int(code)))
-            if self.ack_delay_s:  # a slow PLC program: acknowledge later, without holding the station's write
+            if now:
+                await self._ack(int(seq), noted=True)
+            else:  # a slow PLC program: acknowledge later, without holding the station's write
                 asyncio.get_running_loop().call_later(self.ack_delay_s, self._ack_soon, int(seq))
-            else:
-                await self._ack(int(seq))
         elif valid is False:
             await self.set("Ack", False)
 
@@ -170,9 +174,10 @@ class SimulatedPlc:
         if self.server is not None:
             asyncio.get_running_loop().create_task(self._ack(seq))
 
-    async def _ack(self, seq: int) -> None:
+    async def _ack(self, seq: int, noted: bool = False) -> None:
         self.ack_seq = seq
-        self._note({"event": "ack", "seq": seq})
+        if not noted:
+            self._note({"event": "ack", "seq": seq})
         await self.set("AckSeq", seq)  # the retentive number first, then the Ack bit
         await self.set("Ack", True)
 

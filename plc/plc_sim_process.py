@@ -52,7 +52,7 @@ async def _serve(url: str, journal: Path, ack_delay_s: float) -> None:
     events = read_journal(journal)
     plc = SimulatedPlc(url, ack_delay_s=ack_delay_s)
     plc.received = [Received(e["seq"], e["part"], e["code"]) for e in events if e["event"] == "received"]
-    plc.ack_seq = max((e["seq"] for e in events if e["event"] == "ack"), default=0)
+    plc.ack_seq = max((e["seq"] for e in events if e["event"] == "ack" or e.get("acked")), default=0)
     with journal.open("a") as f:
         plc.on_event = _journal_writer(f)
         await plc.start()

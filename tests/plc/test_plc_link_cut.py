@@ -112,3 +112,14 @@ def test_a_60s_cut_delivers_every_result_once_in_order(
 ) -> None:
     r, plc = _run(tmp_path, start_station, [(how, 60.0, 2.0)])
     _check_exactly_once_in_order(r, plc)
+
+
+@pytest.mark.slow
+def test_kills_at_any_moment_deliver_every_result_once_in_order(
+    tmp_path: Path, start_station: Callable[..., Running]
+) -> None:
+    """25 power cuts of the PLC in a row, landing anywhere in the handshake (a kill between the PLC taking a
+    result and saving its AckSeq made the simulator record it twice, until it saved both in one step, as
+    a PLC's scan does)."""
+    r, plc = _run(tmp_path, start_station, [("restart", 0.05, 0.25)] * 25)
+    _check_exactly_once_in_order(r, plc)
