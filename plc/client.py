@@ -31,7 +31,7 @@ from inspect_app.state import StationState
 from inspect_app.types import CommittedInspection
 from plc.backlog import committed_after, newest_id, process_start_epoch
 from plc.delivery import Phase, PlcView, resume, taken
-from plc.handshake import Changes, FaultCode, FlatHandshake
+from plc.handshake import Changes, FaultCode, FlatHandshake, station_fault_text
 from plc.link import LinkStartError
 from plc.loop_thread import LoopThread
 from plc.outbox import Outbox
@@ -123,6 +123,7 @@ class PlcClientLink:
         self._lt = LoopThread("opcua-client")
         self._lt.start()
         self._lt.run(self._astart(), timeout=5)
+        station.add_watch(self._lt.watch())  # the supervisor sees this loop die or stop turning
         if self.ccfg.security == "None":
             log.warning(
                 "OPC UA client to %s is UNSECURED (security policy None, loopback only)", self.ccfg.server_url
@@ -140,8 +141,8 @@ class PlcClientLink:
         self._stopping = True
         try:
             self._lt.run(self._astop(), timeout=10)
-        except TimeoutError:
-            log.warning("OPC UA client did not stop within 10s")
+        except TimeoutError as exc:
+            log.warning("OPC UA client did not stop cleanly: %s", exc)
         self._lt.stop()
         # the outbox stays open: results the station flushes while it stops are still queued for next time
 
@@ -330,7 +331,7 @@ class PlcClientLink:
             if self._lost.is_set():
                 raise ConnectionError("keep-alive failed")
             writes, self._pending_writes = self._pending_writes, []
-            err = self.station.error_code if self.station.state == StationState.ERROR else None
+            err = station_fault_text(self.station)
             writes += self.hs.tick(self._accepting(), err)
             writes.append(("Heartbeat", self.station.heartbeat % 2**32))
             await self._write_outputs(client, writes)

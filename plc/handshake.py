@@ -16,9 +16,14 @@ import enum
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from inspect_app.state import StationState
 from inspect_app.types import CommittedInspection, PartRequest, Verdict
 from plc.defects import counted_defects
+
+if TYPE_CHECKING:
+    from inspect_app.station import Station
 
 Changes = list[tuple[str, object]]
 
@@ -215,3 +220,13 @@ class FlatHandshake:
             return []
         self._ready = ready
         return [("Ready", ready)]
+
+
+def station_fault_text(station: Station) -> str | None:
+    """What the PLC's FaultText says while the station is in Error: its code and why, as the health snapshot
+    (and the operator's status light) says it; None when the station is not in Error."""
+    if station.state != StationState.ERROR:
+        return None
+    code = station.error_code or "STATION_ERROR"
+    text = station.error_text
+    return f"{code}: {text}"[:240] if text else code

@@ -65,7 +65,11 @@ class LoopThread:
         self._started = True
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
-        """Run ``coro`` on the loop and wait for it (from any thread but the loop's own)."""
+        """Run ``coro`` on the loop and wait for it (from any thread but the loop's own). Raises
+        TimeoutError, also when the loop is no longer running (it died: nothing would ever run it)."""
+        if self.loop.is_closed() or not self._thread.is_alive():
+            coro.close()
+            raise TimeoutError(f"{self.name}: the event loop is not running")
         fut = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
             return fut.result(timeout)

@@ -26,7 +26,7 @@ from plc.channel_guard import ChannelGuard
 from plc.counters import mes_counters
 from plc.events import JobMeta, fill_result_event
 from plc.guarded_server import GuardedServer
-from plc.handshake import Changes, FaultCode, FlatHandshake
+from plc.handshake import Changes, FaultCode, FlatHandshake, station_fault_text
 from plc.link import LinkStartError
 from plc.loop_thread import LoopThread
 from plc.methods import MethodHandlers
@@ -100,6 +100,7 @@ class EmbeddedServer:
             self._lt.stop()
             raise LinkStartError(f"OPC UA server on {self.opc.endpoint} cannot start: {exc}") from exc
         self._running = True
+        station.add_watch(self._lt.watch())  # the supervisor sees this loop die or stop turning
         station.add_result_listener(self._on_result)
         station.add_event_listener(self._on_event)
         if "None" in self.opc.security:
@@ -121,8 +122,8 @@ class EmbeddedServer:
         self._stopping = True
         try:
             self._lt.run(self._astop(), timeout=10)
-        except TimeoutError:
-            log.warning("OPC UA server did not stop within 10s")
+        except TimeoutError as exc:
+            log.warning("OPC UA server did not stop cleanly: %s", exc)
         self._lt.stop()
 
     def status(self) -> dict[str, Any]:
@@ -275,7 +276,7 @@ class EmbeddedServer:
             await asyncio.sleep(self.opc.handshake.heartbeat_period_s)
             try:
                 async with self._lock:
-                    err = self.station.error_code if self.station.state == StationState.ERROR else None
+                    err = station_fault_text(self.station)
                     async with self.server.one_notification():
                         await self.write_handshake(self.hs.tick(self.accepting(), err))
                         await self.write(self.state_changes())
