@@ -153,6 +153,11 @@ class ArrayDetector:
     def _infer(self, blob: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def _prepare(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
+        """The runtime's input for ``image``: here the float blob; a runtime that converts inside its graph
+        takes the letterboxed uint8 image instead."""
+        return preprocess(image, self.info.imgsz)
+
     def _start(self, blob: np.ndarray) -> Any:
         return self._infer(blob)
 
@@ -163,7 +168,7 @@ class ArrayDetector:
         """Pre-process ``image`` and start its inference; at most ``slots`` parts may be begun and not yet
         finished (their ``result()`` not called)."""
         check_thresholds(conf, iou)
-        blob, lb = preprocess(image, self.info.imgsz)
+        blob, lb = self._prepare(image)
         return Pending(self, self._start(blob), lb, conf, iou, multi_label)
 
     def detect(self, image: np.ndarray, conf: float, iou: float) -> list[Detection]:

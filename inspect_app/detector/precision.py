@@ -21,8 +21,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-
 from inspect_app.model_release import Release
 
 log = logging.getLogger(__name__)
@@ -79,12 +77,11 @@ def candidates(release: Release, backend: str, allow_bf16: bool) -> tuple[list[s
 
 def choose(
     detectors: dict[str, object],
-    infer: Callable[[object, np.ndarray], object],
-    blob: np.ndarray,
+    infer: Callable[[str, object], object],
     budget_s: float = BUDGET_S,
 ) -> tuple[str, tuple[tuple[str, float], ...], int]:
-    """Time ``infer(detector, blob)`` for every candidate (already warmed) in interleaved rounds, rotating
-    who goes first; returns (chosen precision, medians in ms, rounds)."""
+    """Time ``infer(precision, detector)`` for every candidate (already warmed) in interleaved rounds,
+    rotating who goes first; returns (chosen precision, medians in ms, rounds)."""
     names = [p for p in ORDER if p in detectors]
     if len(names) == 1:
         return names[0], (), 0
@@ -95,7 +92,7 @@ def choose(
         for k in range(len(names)):
             p = names[(rounds + k) % len(names)]
             t = time.perf_counter()
-            infer(detectors[p], blob)
+            infer(p, detectors[p])
             times[p].append((time.perf_counter() - t) * 1000)
         rounds += 1
     medians = {p: statistics.median(v) for p, v in times.items()}
