@@ -210,13 +210,21 @@ class ImageArchive:
                 self.usage_bytes += w.nbytes
         return [r for r in results if r is not None]
 
+    def planned_path(self, job: ImageJob) -> str:
+        """Where ``save_batch`` puts this job's image (relative to ``base``), known before it is written."""
+        final = self.root / date_folder(job.captured_at) / job.verdict.value / self._file_name(job)
+        return os.path.relpath(final, self.base).replace(os.sep, "/")
+
+    def _file_name(self, job: ImageJob) -> str:
+        return _UNSAFE.sub("_", job.key)[:120] + self._ext
+
     def _write_one(self, job: ImageJob, folder: Path) -> SavedImage | OSError | ImageEncodeError:
         """Runs on a pool thread: touches no shared state."""
         try:
             data = self.encode(job.image)
         except ImageEncodeError as exc:
             return exc
-        name = _UNSAFE.sub("_", job.key)[:120] + self._ext
+        name = self._file_name(job)
         final = folder / name
         tmp = folder / f".{name}.{os.getpid()}{_TMP_SUFFIX}"
         try:

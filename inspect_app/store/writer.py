@@ -38,6 +38,7 @@ from pathlib import Path
 
 from inspect_app.config import StoreConfig
 from inspect_app.health import ComponentHealth
+from inspect_app.model_release import sha256_file
 from inspect_app.stages import StageMonitor
 from inspect_app.store import schema
 from inspect_app.store.admin_rows import AdminRow, resolve, write_admin
@@ -70,6 +71,7 @@ class _Pending:
     row: tuple | None = None
     detections: list[tuple] | None = None
     image_path: str | None = None
+    job: ImageJob | None = None  # the image to write after the commit
 
 
 class SqliteResultStore:
@@ -104,6 +106,7 @@ class SqliteResultStore:
         self._inflight = 0  # submit() calls past the closed check: close() must wait for their items
         self._abandon = False
         self._journal_error: str | None = None
+        self._image_updates: list[tuple[int, str | None, str | None]] = []  # (id, sha256, why not saved)
         self._healthy = True
         self._next_id = 1
         self.pragmas: dict[str, object] = {}  # read back from the writer's own connection at start
@@ -354,6 +357,7 @@ class SqliteResultStore:
             if imported is not None:
                 self._next_id += imported.inspections
                 self._counts_from_db(conn)
+            self._repair_pending_images(conn)
             report = self.images.cleanup_orphans(lambda folder: self._referenced(conn, folder))
         except BaseException:
             conn.close()
@@ -417,7 +421,7 @@ class SqliteResultStore:
                 self._admin.clear()
             if dropped:
                 events.append(StatusEvent("store", Severity.WARNING, f"{dropped} status events dropped", {}))
-            if items or events or admin:
+            if items or events or admin or self._image_updates:
                 self.monitor.begin(items[0].inspection.part_id if items else None)
                 try:
                     committed = self._commit(conn, items, events, admin)
@@ -427,7 +431,7 @@ class SqliteResultStore:
                     self._journal_rest(items, events)
                     return
             if (self._closing and self._inflight == 0 and self._queue.empty() and not self._events
-                    and not self._admin and not self._overflow):
+                    and not self._admin and not self._overflow and not self._image_updates):
                 with contextlib.suppress(sqlite3.Error):  # a planner hint; the data is committed
                     conn.execute("PRAGMA optimize")
                 return
@@ -493,6 +497,7 @@ class SqliteResultStore:
                     time.sleep(min(0.05, delay))
                 delay = min(delay * 2, _BACKOFF_MAX_S)
         committed = time.monotonic()
+        self._image_updates.clear()  # they were in this transaction
         if self.reserve.released:
             self._shrink_wal(conn)  # on the reserve, the WAL must not grow with every commit
         resolve(admin, outcomes)
@@ -512,6 +517,7 @@ class SqliteResultStore:
                 except Exception as exc:  # listener boundary: the row is committed whatever it does
                     log.exception("commit listener failed")
                     self._emit(StatusEvent("store", Severity.ERROR, f"commit listener failed: {exc!r}", {}))
+        self._write_images(items)  # after the PLC and the window have the verdict
         return True
 
     def _shrink_wal(self, conn: sqlite3.Connection) -> bool:
@@ -577,6 +583,7 @@ class SqliteResultStore:
     def _write(self, conn: sqlite3.Connection, items: list[_Pending], events: list[StatusEvent],
                admin: list[AdminRow]) -> list[int | Exception]:
         conn.execute("BEGIN IMMEDIATE")
+        self._apply_image_updates(conn)
         if items:
             conn.executemany(
                 f"INSERT INTO inspections ({', '.join(schema.INSPECTION_COLUMNS)}) "
@@ -607,35 +614,82 @@ class SqliteResultStore:
 
     # ------------------------------------------------------------ rows and images
     def _prepare(self, items: list[_Pending]) -> None:
-        fresh = [p for p in items if p.row is None]  # a retried batch keeps its images and rows
-        notes: list[dict] = [{} for _ in fresh]
-        shas: list[str | None] = [None] * len(fresh)
-        want = [k for k, p in enumerate(fresh) if p.inspection.image is not None
-                and self.images.wants(p.inspection.verdict)]  # fmt: skip
-        if want and not self.guard.may_save():
-            for k in want:
-                notes[k]["image_not_saved"] = "image saving stopped (disk nearly full)"
-        elif want:
-            jobs = [
-                ImageJob(fresh[k].inspection.image, fresh[k].inspection.verdict,  # type: ignore[arg-type]
-                         f"{fresh[k].inspection_id:010d}_{fresh[k].inspection.part_id}",
-                         fresh[k].inspection.captured_at)
-                for k in want
-            ]  # fmt: skip
-            for k, result in zip(want, self.images.save_batch(jobs), strict=True):
-                if isinstance(result, SavedImage):
-                    fresh[k].image_path, shas[k] = result.path, result.sha256
-                    self.guard.on_save_ok()
-                elif isinstance(result, OSError):
-                    notes[k]["image_not_saved"] = f"write failed: {result.strerror or result}"
-                    self.guard.on_save_error(result)
+        """Rows for the batch. A wanted image gets its path now and is written after the commit (see
+        ``_write_images``): its encoding and fsync are not on the way from the verdict to the PLC."""
+        fresh = [p for p in items if p.row is None]  # a retried batch keeps its rows
+        may_save: bool | None = None  # one free-space probe per batch, and only when an image is wanted
+        for p in fresh:
+            notes: dict = {}
+            insp = p.inspection
+            if insp.image is not None and self.images.wants(insp.verdict):
+                may_save = self.guard.may_save() if may_save is None else may_save
+                if may_save:
+                    key = f"{p.inspection_id:010d}_{insp.part_id}"
+                    p.job = ImageJob(insp.image, insp.verdict, key, insp.captured_at)
+                    p.image_path = self.images.planned_path(p.job)
                 else:
-                    notes[k]["image_not_saved"] = str(result)
-        for k, p in enumerate(fresh):
-            record_ms = (time.monotonic() - p.submitted_mono) * 1000.0  # queue wait plus image write
+                    notes["image_not_saved"] = "image saving stopped (disk nearly full)"
+            record_ms = (time.monotonic() - p.submitted_mono) * 1000.0  # queue wait
             p.row, p.detections = schema.inspection_rows(
-                p.inspection, p.inspection_id, self.station, p.image_path, shas[k], notes[k], record_ms
-            )
+                p.inspection, p.inspection_id, self.station, p.image_path, None, notes, record_ms
+            )  # image_sha256 NULL: the image is being written (filled in by the next transaction)
+
+    def _write_images(self, items: list[_Pending]) -> None:
+        """After the commit: write the batch's images; their sha256 (or why not) goes into the next
+        transaction. A crash in between leaves rows whose image_sha256 is NULL: the next start checks
+        each (``_repair_pending_images``)."""
+        todo = [p for p in items if p.job is not None]
+        if not todo:
+            return
+        results = self.images.save_batch([p.job for p in todo])  # type: ignore[misc]
+        for p, result in zip(todo, results, strict=True):
+            p.job = None
+            if isinstance(result, SavedImage):
+                self._image_updates.append((p.inspection_id, result.sha256, None))
+                self.guard.on_save_ok()
+                continue
+            if isinstance(result, OSError):
+                why = f"write failed: {result.strerror or result}"
+                self.guard.on_save_error(result)
+            else:
+                why = str(result)
+            self._image_updates.append((p.inspection_id, None, why))
+
+    def _apply_image_updates(self, conn: sqlite3.Connection) -> None:
+        """Inside the caller's transaction."""
+        done = [(sha, rid) for rid, sha, _why in self._image_updates if sha is not None]
+        failed = [(why, rid) for rid, sha, why in self._image_updates if sha is None]
+        conn.executemany("UPDATE inspections SET image_sha256 = ? WHERE id = ?", done)
+        conn.executemany(
+            "UPDATE inspections SET image_path = NULL,"
+            " timings = json_set(coalesce(timings, '{}'), '$.image_not_saved', ?) WHERE id = ?",
+            failed,
+        )
+
+    def _repair_pending_images(self, conn: sqlite3.Connection) -> int:
+        """Rows committed whose image was not confirmed (a crash between the commit and the image write):
+        an image on disk is complete (written to a temp file, renamed) and gets its sha256; a missing one
+        is said missing. Only the newest rows can be in this state."""
+        newest = conn.execute("SELECT coalesce(max(id), 0) FROM inspections").fetchone()[0]
+        rows = conn.execute(
+            "SELECT id, image_path FROM inspections WHERE id > ? AND image_path IS NOT NULL"
+            " AND image_sha256 IS NULL AND image_deleted = 0", (newest - 100_000,),
+        ).fetchall()  # fmt: skip
+        if not rows:
+            return 0
+        conn.execute("BEGIN IMMEDIATE")
+        for rid, rel in rows:
+            path = self.images.abspath(rel)
+            if path.is_file():
+                conn.execute("UPDATE inspections SET image_sha256 = ? WHERE id = ?", (sha256_file(path), rid))
+            else:
+                conn.execute(
+                    "UPDATE inspections SET image_path = NULL, timings = json_set(coalesce(timings, '{}'),"
+                    " '$.image_not_saved', 'the station stopped before the image was written') WHERE id = ?",
+                    (rid,),
+                )  # fmt: skip
+        conn.execute("COMMIT")
+        return len(rows)
 
 
 _TIMINGS = schema.INSPECTION_COLUMNS.index("timings")

@@ -203,3 +203,61 @@ def test_enospc_from_write_path_alarms_keeps_rows_and_recovers(tmp_path: Path) -
     assert "write failed" in rows[0]["timings"]  # later frames either failed too or were not tried
     assert all("write failed" in r["timings"] or "stopped" in r["timings"] for r in rows[1:3])
     assert len(files_under(tmp_path / "images")) == 1  # no partial or temp files from the failures
+
+
+class HangingDisk(FileOps):
+    """Image writes wait for a gate: a slow disk, or one that fsyncs for long."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.gate = threading.Event()
+
+    def write_file(self, path: Path, data: bytes) -> None:
+        self.gate.wait(10)
+        super().write_file(path, data)
+
+
+def test_the_verdict_is_committed_and_signalled_before_its_image_is_written(tmp_path: Path) -> None:
+    """JPEG encoding and fsync are off the way from the verdict to the PLC: the row commits and the listeners
+    hear of it while the image is still being written; its sha256 follows in the next transaction."""
+    import threading
+
+    cfg = StoreConfig(save_pass_every=1, reserve_mb=0)
+    disk = HangingDisk()
+    store = SqliteResultStore(
+        tmp_path / "results.db", ImageArchive(tmp_path / "images", cfg, fs=disk), cfg, "st"
+    )
+    heard = threading.Event()
+    store.add_commit_listener(lambda c: heard.set())
+    store.start()
+    store.submit(make_inspection(1, Verdict.FAIL, frame()))
+    assert heard.wait(10), "the listener waited for the image"
+    conn = open_readonly(tmp_path / "results.db")
+    path, sha = conn.execute("SELECT image_path, image_sha256 FROM inspections").fetchone()
+    assert path and sha is None and not (tmp_path / path).exists()  # committed; image being written
+    disk.gate.set()
+    store.close()
+    path, sha = conn.execute("SELECT image_path, image_sha256 FROM inspections").fetchone()
+    assert sha == hashlib.sha256((tmp_path / path).read_bytes()).hexdigest()
+
+
+def test_an_image_never_written_before_a_crash_is_said_missing_at_the_next_start(tmp_path: Path) -> None:
+    cfg = StoreConfig(save_pass_every=1, reserve_mb=0)
+    disk = HangingDisk()
+    store = SqliteResultStore(
+        tmp_path / "results.db", ImageArchive(tmp_path / "images", cfg, fs=disk), cfg, "st"
+    )
+    store.start()
+    store.submit(make_inspection(1, Verdict.FAIL, frame()))
+    conn = open_readonly(tmp_path / "results.db")
+    deadline = time.monotonic() + 10
+    while conn.execute("SELECT count(*) FROM inspections").fetchone()[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    # the process "dies" here: the store is abandoned with its image unwritten (the gate never opens)
+    again = SqliteResultStore(tmp_path / "results.db", ImageArchive(tmp_path / "images2", cfg), cfg, "st")
+    again.start()
+    again.close()
+    path, sha, timings = conn.execute("SELECT image_path, image_sha256, timings FROM inspections").fetchone()
+    assert path is None and sha is None and "stopped before the image was written" in timings
+    disk.gate.set()
