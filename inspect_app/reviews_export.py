@@ -27,8 +27,9 @@ from pathlib import Path
 
 import cv2
 
+from inspect_app.store.read import ResultsReader, ReviewRecord
 from inspect_app.store.reports import parse_when
-from inspect_app.store.schema import StoreError, iso_utc, open_readonly
+from inspect_app.store.schema import StoreError
 from inspect_app.types import Box
 
 MATCH_IOU = 0.5
@@ -65,22 +66,21 @@ def iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def corrected_labels(detections: list[Label], reviews: list[sqlite3.Row]) -> list[Label]:
+def corrected_labels(detections: list[Label], reviews: list[ReviewRecord]) -> list[Label]:
     """Apply reviews (oldest first) to the model's detections; see the module docstring."""
     labels = list(detections)
     for r in reviews:
-        cls = r["class_name"]
-        box = None if r["x1"] is None else (r["x1"], r["y1"], r["x2"], r["y2"])
+        cls, box = r.class_name, r.box
 
         def hit(lab: Label, cls: str | None = cls, box: Box | None = box) -> bool:
             same_class = cls is None or lab.class_name == cls
             return same_class and (box is None or iou(lab.box, box) >= MATCH_IOU)
 
-        if r["kind"] == "false_reject":
+        if r.kind == "false_reject":
             labels = [lab for lab in labels if not hit(lab)]
-        elif r["kind"] == "missed_defect" and box is not None and cls is not None:
+        elif r.kind == "missed_defect" and box is not None and cls is not None:
             labels.append(Label(cls, box))
-        elif r["kind"] == "confirmed_defect":
+        elif r.kind == "confirmed_defect":
             back = [d for d in detections if hit(d) and d not in labels]
             if box is not None and cls is not None and not any(hit(d) for d in detections):
                 back.append(Label(cls, box))
@@ -88,16 +88,17 @@ def corrected_labels(detections: list[Label], reviews: list[sqlite3.Row]) -> lis
     return labels
 
 
-def class_names(conn: sqlite3.Connection) -> list[str]:
+def class_names(reader: ResultsReader) -> list[str]:
     """The model's class list: the project's shared numbering (``synth.generator.CLASS_NAMES``) when the
     detections table agrees with it, else the ids and names the table shows."""
     from inspect_app.synth.generator import CLASS_NAMES
 
     by_id: dict[int, str] = {}
-    for cid, name in conn.execute("SELECT DISTINCT class_id, class_name FROM detections ORDER BY class_id"):
-        if by_id.setdefault(int(cid), name) != name:
-            raise ValueError(f"class id {cid} is both {by_id[int(cid)]!r} and {name!r} in the detections "
+    for cid, names in sorted(reader.class_ids().items()):
+        if len(names) > 1:
+            raise ValueError(f"class id {cid} is {' and '.join(sorted(map(repr, names)))} in the detections "
                              "(several models?); give the class list with --names")
+        by_id[cid] = next(iter(names))
     if all(i < len(CLASS_NAMES) and CLASS_NAMES[i] == n for i, n in by_id.items()):
         return list(CLASS_NAMES)
     return [by_id.get(i, f"class_{i}") for i in range(max(by_id) + 1)]
@@ -106,24 +107,19 @@ def class_names(conn: sqlite3.Connection) -> list[str]:
 def export_reviews(db_path: str | Path, out: str | Path, since: datetime | None = None,
                    names: list[str] | None = None, overwrite: bool = False) -> ExportSummary:
     db_path = Path(db_path)
-    conn = open_readonly(db_path)
-    try:
-        return _export(conn, db_path.resolve().parent, Path(out).resolve(), since, names, overwrite)
-    finally:
-        conn.close()
+    with ResultsReader(db_path) as reader:
+        return _export(reader, db_path.resolve().parent, Path(out).resolve(), since, names, overwrite)
 
 
-def _export(conn: sqlite3.Connection, base: Path, out: Path, since: datetime | None,
+def _export(reader: ResultsReader, base: Path, out: Path, since: datetime | None,
             names: list[str] | None, overwrite: bool) -> ExportSummary:
-    names = names or class_names(conn)
-    where, params = ("WHERE time >= ?", [iso_utc(since.timestamp())]) if since else ("", [])
-    ids = [r[0] for r in conn.execute(
-        f"SELECT DISTINCT inspection_id FROM reviews {where} ORDER BY inspection_id", params)]
-    reviews: dict[int, list[sqlite3.Row]] = {i: [] for i in ids}
-    for r in conn.execute(f"SELECT * FROM reviews {where} ORDER BY id", params):
-        reviews[r["inspection_id"]].append(r)
-    unknown = sorted({r["class_name"] for rs in reviews.values() for r in rs
-                      if r["class_name"] is not None and r["class_name"] not in names})
+    names = names or class_names(reader)
+    reviews: dict[int, list[ReviewRecord]] = {}
+    for r in reader.reviews(since_epoch=since.timestamp() if since else None):
+        reviews.setdefault(r.inspection_id, []).append(r)
+    ids = sorted(reviews)
+    unknown = sorted({r.class_name for rs in reviews.values() for r in rs
+                      if r.class_name is not None and r.class_name not in names})
     if unknown:
         raise ValueError(f"reviewed classes {', '.join(unknown)} are not in the class list "
                          f"({', '.join(names) or 'empty'}); give it with --names")
@@ -132,21 +128,20 @@ def _export(conn: sqlite3.Connection, base: Path, out: Path, since: datetime | N
     labels: Counter[str] = Counter()
     skipped: Counter[str] = Counter()
     for k, iid in enumerate(ids):
-        row = conn.execute("SELECT * FROM inspections WHERE id = ?", (iid,)).fetchone()
-        if row is None:
+        rec = reader.inspection(iid)
+        if rec is None:
             skipped["inspection missing"] += 1
             continue
-        if not row["image_path"] or row["image_deleted"]:
+        if not rec.image_kept or rec.image_path is None:
             skipped["image not kept"] += 1
             continue
-        src = base / row["image_path"]
+        src = base / rec.image_path
         img = cv2.imread(str(src), cv2.IMREAD_UNCHANGED)
         if img is None:
             skipped["image unreadable"] += 1
             continue
         h, w = img.shape[:2]
-        dets = [Label(d["class_name"], (d["x1"], d["y1"], d["x2"], d["y2"])) for d in conn.execute(
-            "SELECT class_name, x1, y1, x2, y2 FROM detections WHERE inspection_id = ? ORDER BY id", (iid,))]
+        dets = [Label(d.class_name, d.box) for d in rec.detections or ()]
         fixed = corrected_labels(dets, reviews[iid])
         split = "val" if k % VAL_EVERY == VAL_EVERY - 1 else "train"
         stem = f"{iid:010d}"

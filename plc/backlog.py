@@ -14,7 +14,6 @@ since the process started. A new install does not send the PLC the history of ea
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sqlite3
@@ -22,7 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from inspect_app.store import StoreError, open_readonly
+from inspect_app.store import StoreError
+from inspect_app.store.read import ResultsReader
 from inspect_app.types import Verdict
 from plc.handshake import RESULT_CODES
 
@@ -56,45 +56,23 @@ def process_start_epoch() -> float:
 def committed_after(db: Path, after_seq: int | None, since_epoch: float) -> list[CommittedRow]:
     """Committed inspections with id > ``after_seq`` (None: with epoch >= ``since_epoch``), oldest first."""
     try:
-        conn = open_readonly(db)
+        with ResultsReader(db) as reader:
+            found = reader.after(after_seq, since_epoch)
     except StoreError:
         return []  # no results.db yet: nothing was committed
-    try:
-        if after_seq is None:
-            sql, arg = "WHERE epoch >= ?", float(since_epoch)
-        else:
-            sql, arg = "WHERE id > ?", int(after_seq)
-        rows = conn.execute(
-            f"SELECT id, part_id, verdict, reasons FROM inspections {sql} ORDER BY id", (arg,)
-        ).fetchall()
     except sqlite3.Error as exc:
         log.warning("results.db could not be read for the link's backlog: %s", exc)
         return []
-    finally:
-        conn.close()
-    out = []
-    for r in rows:
-        reasons = json.loads(r["reasons"] or "[]")
-        out.append(
-            CommittedRow(
-                r["id"],
-                r["part_id"],
-                r["verdict"],
-                int(RESULT_CODES[Verdict(r["verdict"])]),
-                sum(1 for x in reasons if x.get("class_name")),
-            )
-        )
-    return out
+    return [
+        CommittedRow(r.id, r.part_id, r.verdict, int(RESULT_CODES[Verdict(r.verdict)]),
+                     sum(1 for x in r.reasons if x.get("class_name")))
+        for r in found
+    ]  # fmt: skip
 
 
 def newest_id(db: Path) -> int:
     try:
-        conn = open_readonly(db)
-    except StoreError:
+        with ResultsReader(db) as reader:
+            return reader.newest_id()
+    except (StoreError, sqlite3.Error):
         return 0
-    try:
-        return int(conn.execute("SELECT coalesce(max(id), 0) FROM inspections").fetchone()[0])
-    except sqlite3.Error:
-        return 0
-    finally:
-        conn.close()

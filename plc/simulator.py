@@ -297,13 +297,11 @@ class PlcSimulator:
 
 
 def _committed(db: Path, result_id: str, part_id: str) -> bool:
-    from inspect_app.store import open_readonly
+    from inspect_app.store.read import ResultsReader
 
-    conn = open_readonly(db)
     try:
-        row = conn.execute("SELECT part_id FROM inspections WHERE id = ?", (int(result_id),)).fetchone()
+        with ResultsReader(db) as reader:
+            rec = reader.inspection(int(result_id), detections=False)
     except (sqlite3.Error, ValueError):
         return False
-    finally:
-        conn.close()
-    return row is not None and row["part_id"] == part_id
+    return rec is not None and rec.part_id == part_id

@@ -3,7 +3,7 @@
 The window never waits on SQLite or the disk: it asks (``request``), and the answer comes back through the
 ``ready`` signal, queued to the Qt thread. Requests of one kind coalesce (a newer "recent results" request
 replaces one not yet run), so a slow disk delays the table but never piles up work. The connection is
-``open_readonly``: this thread cannot write, and WAL lets it read while the station commits.
+``ResultsReader`` (read-only): this thread cannot write, and WAL lets it read while the station commits.
 
 Thumbnails and full images are decoded here, into QImages (which, unlike QPixmaps, may be made off the
 GUI thread); a thumbnail is decoded once and then served from a small cache.
@@ -11,7 +11,6 @@ GUI thread); a thumbnail is decoded once and then served from a small cache.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import sqlite3
@@ -26,7 +25,8 @@ import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 from PyQt6.QtGui import QImage
 
-from inspect_app.store.schema import StoreError, open_readonly
+from inspect_app.store.read import ResultsReader
+from inspect_app.store.schema import StoreError
 from ui.overlay import class_colour
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class DbReader(QObject):
         self._pending: dict[str, Callable[[], Any]] = {}
         self._cond = threading.Condition()
         self._closed = False
-        self._conn: sqlite3.Connection | None = None
+        self._reader = ResultsReader(self.db_path)  # used on the reader thread only
         self._thumbs: OrderedDict[int, QImage | None] = OrderedDict()
         self._thread = threading.Thread(target=self._run, name="ui-db-reader", daemon=True)
         self._thread.start()
@@ -95,33 +95,19 @@ class DbReader(QObject):
             self.ready.emit(kind, payload)
         self._drop_conn()
 
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = open_readonly(self.db_path)  # StoreError until the station has made the file
-        return self._conn
+    def _db(self) -> ResultsReader:
+        return self._reader  # opens on first use: StoreError until the station has made the file
 
     def _drop_conn(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._reader.close()
 
     def _q_recent(self, limit: int) -> list[dict[str, Any]]:
-        rows = self._db().execute(
-            "SELECT id, time, epoch, part_id, verdict, recipe, error_code, reasons, t_total_ms, image_path,"
-            " image_deleted FROM inspections ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-        return [{**dict(r), "reasons": json.loads(r["reasons"] or "[]")} for r in rows]
+        return [r.as_dict() for r in self._db().recent(limit)]
 
     def _q_gallery(self, n: int, names: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-        rows = self._db().execute(
-            "SELECT id, epoch, part_id, reasons, image_path FROM inspections WHERE verdict = 'FAIL'"
-            " AND image_path IS NOT NULL AND image_deleted = 0 ORDER BY id DESC LIMIT ?", (n,)).fetchall()
-        out = []
-        for r in rows:
-            reasons = json.loads(r["reasons"] or "[]")
-            classes = sorted({x["class_name"] for x in reasons if x.get("class_name")})
-            out.append({"id": r["id"], "epoch": r["epoch"], "part_id": r["part_id"], "classes": classes,
-                        "thumb": self._thumb(r["id"], r["image_path"], reasons, names)})
-        return out
+        return [{"id": r.id, "epoch": r.epoch, "part_id": r.part_id, "classes": r.failed_classes,
+                 "thumb": self._thumb(r.id, r.image_path or "", list(r.reasons), names)}
+                for r in self._db().rejects_with_images(n)]  # fmt: skip
 
     def _thumb(self, iid: int, rel: str, reasons: list[dict[str, Any]],
                names: tuple[str, ...]) -> QImage | None:
@@ -150,49 +136,40 @@ class DbReader(QObject):
         return thumb
 
     def _q_detail(self, iid: int) -> dict[str, Any]:
-        db = self._db()
-        row = db.execute("SELECT * FROM inspections WHERE id = ?", (iid,)).fetchone()
-        if row is None:
+        rec = self._db().inspection(iid)
+        if rec is None:
             return {"error": f"no inspection {iid}"}
-        detections = [dict(d) for d in db.execute(
-            "SELECT class_id, class_name, confidence, x1, y1, x2, y2 FROM detections WHERE inspection_id = ?"
-            " ORDER BY confidence DESC", (iid,))]
+        detections = [{"class_id": d.class_id, "class_name": d.class_name, "confidence": d.confidence,
+                       "x1": d.box[0], "y1": d.box[1], "x2": d.box[2], "y2": d.box[3]}
+                      for d in sorted(rec.detections or (), key=lambda d: -d.confidence)]  # fmt: skip
         image, note = None, None
-        if not row["image_path"]:
+        if not rec.image_path:
             note = "not kept"
-        elif row["image_deleted"]:
+        elif rec.image_deleted:
             note = "deleted"
         else:
-            arr = cv2.imread(str(self.state_dir / row["image_path"]), cv2.IMREAD_COLOR)
+            arr = cv2.imread(str(self.state_dir / rec.image_path), cv2.IMREAD_COLOR)
             if arr is None:
                 note = "unreadable"
             else:
                 image = to_qimage(arr)
-        return {"row": dict(row), "reasons": json.loads(row["reasons"] or "[]"), "detections": detections,
+        return {"row": rec.as_dict(), "reasons": list(rec.reasons), "detections": detections,
                 "reviews": self._reviews(iid), "image": image, "image_note": note}
 
     def _reviews(self, iid: int) -> list[dict[str, Any]]:
-        try:
-            return [dict(r) for r in self._db().execute(
-                "SELECT * FROM reviews WHERE inspection_id = ? ORDER BY id", (iid,))]
-        except sqlite3.OperationalError:  # a v1 database not yet migrated by the station
-            return []
+        return [r.as_dict() for r in self._db().reviews(iid)]
 
     def _q_reviews(self, iid: int) -> dict[str, Any]:
         return {"id": iid, "reviews": self._reviews(iid)}
 
     def _q_audit(self, limit: int) -> list[dict[str, Any]]:
-        try:
-            rows = self._db().execute("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-        except sqlite3.OperationalError:
-            return []
-        return [dict(r) for r in rows]
+        return [r.as_dict() for r in self._db().audit(limit)]
 
     def _q_health(self, snapshot: Callable[[], Any]) -> dict[str, Any]:
         usage = shutil.disk_usage(self.state_dir if self.state_dir.exists() else self.state_dir.parent)
         out: dict[str, Any] = {"disk_free": usage.free, "disk_total": usage.total}
         try:
-            self._db().execute("SELECT 1 FROM inspections LIMIT 1").fetchall()
+            self._db().ping()
             out["db_ok"], out["db_bytes"] = True, self.db_path.stat().st_size
         except (sqlite3.Error, StoreError, OSError) as exc:
             self._drop_conn()

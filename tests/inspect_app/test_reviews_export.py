@@ -11,6 +11,7 @@ from inspect_app.cli import main
 from inspect_app.config import parse_config
 from inspect_app.reviews_export import Label, corrected_labels, export_reviews
 from inspect_app.station import Station
+from inspect_app.store.read import ReviewRecord
 from inspect_app.testing.fakes import ScriptedDetector, ScriptedSource, part_image
 from inspect_app.types import Detection
 
@@ -81,8 +82,8 @@ def test_cli_refuses_non_empty_out_and_unknown_names(reviewed_db: Path, tmp_path
 def test_confirmed_defect_restores_a_dropped_detection() -> None:
     dets = [Label("pit", (0, 0, 10, 10))]
     rows = [
-        {"kind": "false_reject", "class_name": None, "x1": None, "y1": None, "x2": None, "y2": None},
-        {"kind": "confirmed_defect", "class_name": "pit", "x1": 1, "y1": 1, "x2": 10, "y2": 10},
+        ReviewRecord(1, "t", 0.0, 7, "false_reject", None, None, "qe", ""),
+        ReviewRecord(2, "t", 1.0, 7, "confirmed_defect", "pit", (1, 1, 10, 10), "qe", ""),
     ]
-    assert corrected_labels(dets, rows[:1]) == []  # type: ignore[arg-type]
-    assert corrected_labels(dets, rows) == dets  # type: ignore[arg-type]
+    assert corrected_labels(dets, rows[:1]) == []
+    assert corrected_labels(dets, rows) == dets
