@@ -203,8 +203,10 @@ class ResultsReader:
         verdict: str = "",
         reviewed: bool | None = None,
         batch: int = 500,
+        last_n: int | None = None,
     ) -> Iterator[InspectionRecord]:
-        """Oldest first, with detections, read in batches (replaying a month of results fits in memory)."""
+        """Oldest first, with detections, read in batches (replaying a month of results fits in memory).
+        ``last_n``: only the newest ``last_n`` of the matching inspections (still oldest first)."""
         where, args = _where(
             recipe=recipe,
             verdict=verdict,
@@ -213,6 +215,16 @@ class ResultsReader:
             reviewed=reviewed,
         )
         last = 0
+        if last_n is not None:
+            if last_n <= 0:
+                return
+            row = (
+                self.connection()
+                .execute(f"SELECT id FROM inspections{where} ORDER BY id DESC LIMIT 1 OFFSET ?",
+                         (*args, int(last_n) - 1))
+                .fetchone()
+            )  # fmt: skip
+            last = int(row[0]) - 1 if row is not None else 0
         while True:
             clause = where + (" AND" if where else " WHERE") + " id > ?"
             rows = (
@@ -227,6 +239,24 @@ class ResultsReader:
             for r in rows:
                 yield _record(r, self.detections(r["id"]))
             last = rows[-1]["id"]
+
+    def count_range(
+        self,
+        *,
+        since_epoch: float | None = None,
+        until_epoch: float | None = None,
+        recipe: str = "",
+        verdict: str = "",
+        reviewed: bool | None = None,
+        last_n: int | None = None,
+    ) -> int:
+        """How many inspections ``iter_range`` with the same filters yields."""
+        where, args = _where(
+            recipe=recipe, verdict=verdict, since_epoch=since_epoch, until_epoch=until_epoch,
+            reviewed=reviewed,
+        )  # fmt: skip
+        n = int(self.connection().execute(f"SELECT count(*) FROM inspections{where}", args).fetchone()[0])
+        return n if last_n is None else max(0, min(n, int(last_n)))
 
     def newest_id(self) -> int:
         return int(self.connection().execute("SELECT coalesce(max(id), 0) FROM inspections").fetchone()[0])
