@@ -112,6 +112,9 @@ def build_parser() -> CommandParser:
     from inspect_app.sources.genicam_cli import add_cameras_arguments
 
     add_cameras_arguments(sub)
+    from inspect_app.cli_replay import add_replay_arguments
+
+    add_replay_arguments(sub)
     _add_optional_commands(sub)
     return p
 
