@@ -115,6 +115,12 @@ def build_parser() -> CommandParser:
     from inspect_app.cli_replay import add_replay_arguments
 
     add_replay_arguments(sub)
+    from inspect_app.cli_models import add_models_arguments
+
+    add_models_arguments(sub)  # before the plugins: training adds "models release" to this group
+    from inspect_app.cli_shadow import add_shadow_arguments
+
+    add_shadow_arguments(sub)
     _add_optional_commands(sub)
     return p
 

@@ -24,6 +24,7 @@ from pydantic import (
 
 from inspect_app.config_genicam import CameraSettings, GenicamSourceConfig
 from inspect_app.config_opcua import OpcUaConfig, resolve_opcua_paths
+from inspect_app.config_quality import PromotionConfig, ShadowConfig
 
 
 class ConfigError(Exception):
@@ -298,6 +299,8 @@ class StationConfig(_Strict):
     recipes: dict[str, RecipeConfig] = Field(min_length=1)
     active_recipe: str
     opcua: OpcUaConfig = OpcUaConfig()
+    shadow: ShadowConfig = ShadowConfig()
+    promotion: PromotionConfig = PromotionConfig()
     # the TOML file this was read from (None: built in code, e.g. the demo); recipe edits are saved there
     _source_file: Path | None = PrivateAttr(default=None)
 
@@ -376,4 +379,7 @@ def resolve_paths(cfg: StationConfig, base: Path) -> StationConfig:
         recipes[name] = r if p.is_absolute() else r.model_copy(update={"model": str((base / p).resolve())})
     updates["recipes"] = recipes
     updates["opcua"] = resolve_opcua_paths(cfg.opcua, base)
+    if cfg.shadow.release and not Path(cfg.shadow.release).is_absolute():
+        shadow_release = str((base / cfg.shadow.release).resolve())
+        updates["shadow"] = cfg.shadow.model_copy(update={"release": shadow_release})
     return cfg.model_copy(update=updates)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 import socket
 from pathlib import Path
 
+from inspect_app import releases
 from inspect_app.config import StationConfig, parse_config
 
-REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
 # Engineer mode in the demo window. The password is "engineer" and is printed in the README: this is a demo
 # on loopback, like its unsecured OPC UA endpoint; a real station sets its own hash in station.toml.
 DEMO_ENGINEER_PASSWORD_HASH = (
@@ -18,18 +16,12 @@ DEMO_ENGINEER_PASSWORD_HASH = (
 
 
 def models_root() -> Path:
-    return Path(os.environ.get("INSPECT_APP_MODELS", REPO_MODELS))
+    return releases.models_root()
 
 
 def default_model_dir(root: Path | None = None) -> Path:
-    """The release named in ``models/default.json`` (written by ``inspect-app models promote``)."""
-    root = root or models_root()
-    pointer = root / "default.json"
-    try:
-        release = json.loads(pointer.read_text())["release"]
-    except (OSError, ValueError, KeyError):
-        return root / "missing-default-release"  # load_release will say clearly what is missing
-    return root / release
+    """The default release (``models/default.json``, written by ``inspect-app models promote``)."""
+    return releases.ReleaseRegistry(root).default_dir()
 
 
 OPCUA_PORT = 4840  # the IANA port of OPC UA

@@ -25,6 +25,7 @@ from inspect_app.state import StateMachine, StationState
 from inspect_app.state_dir_lock import StateDirBusy, StateDirLock
 from inspect_app.station_admin import StationAdmin
 from inspect_app.station_loops import StationLoops
+from inspect_app.station_shadow import StationShadow
 from inspect_app.supervisor import Problem, Supervisor
 from inspect_app.types import CommittedInspection, Inspection, PartRequest, Severity, StatusEvent, Verdict
 from inspect_app.workers import Watch, WorkerThreads
@@ -50,7 +51,7 @@ class NotRunning(RuntimeError):
     pass
 
 
-class Station(StationLoops, StationAdmin, PipelineHost):
+class Station(StationLoops, StationAdmin, StationShadow, PipelineHost):
     def __init__(
         self,
         config: StationConfig,
@@ -254,6 +255,7 @@ class Station(StationLoops, StationAdmin, PipelineHost):
                                        "its inference was stuck"), frame=item.frame)  # fmt: skip
                 self._store.submit(insp, block=False)  # type: ignore[union-attr]
         self._record_leftovers()
+        self._stop_shadow()  # its rows go through the store's writer: before the store closes
         # nothing is inspected any more: Halted now, so the transition is committed with the last results
         if self.supervisor:
             self.supervisor.stop()
@@ -328,6 +330,7 @@ class Station(StationLoops, StationAdmin, PipelineHost):
         )
         self.detect = DetectWorker(self, self._detect_q, self.config.pipeline.in_flight)
         self.supervisor = Supervisor(self, self.config.pipeline.stall_timeout_s)
+        self._make_shadow()
         self._emit("state", Severity.INFO, f"models loaded: {', '.join(sorted(self._model_lines()))}")
 
     def _model_lines(self) -> set[str]:
@@ -377,6 +380,7 @@ class Station(StationLoops, StationAdmin, PipelineHost):
         if store_watch is not None:
             self._watches.append(store_watch())
         self.supervisor.start()
+        self._start_shadow()
 
     def _detect_alive(self) -> bool:
         return self._workers.alive("detect")
@@ -572,6 +576,7 @@ class Station(StationLoops, StationAdmin, PipelineHost):
             self.last_result = committed
             self._done.notify_all()
         self._signal_q.put(committed)
+        self._offer_shadow(committed)  # after the live result is handed on: it can never change it
 
     def _close_resources(self) -> None:
         if self._source is not None:

@@ -2,7 +2,8 @@
 
 * ``train``    - train a detector with the Lightning pipeline; every run folder holds its resolved config;
 * ``evaluate`` - metrics JSON, PR curve and confusion matrix of a model on a dataset split;
-* ``models``   - ``list``, ``show``, ``promote`` (models/default.json) and ``release`` model releases.
+* ``models release`` - export a trained run as a release (``models list/show/promote/rollback`` are the
+  station's own, in ``inspect_app.cli_models``, and work without Lightning; ``release`` joins that group).
 
 The station imports this module to build its command line, so nothing heavy is imported here: torch,
 Lightning and ultralytics load when a command runs, after ``configure_offline``.
@@ -114,13 +115,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--state-dir", type=Path, default=Path("var"))
     ev.set_defaults(func=cmd_evaluate)
 
-    models = sub.add_parser("models", help="model releases: list, show, promote, release", epilog=ENVIRONMENT)
-    msub = models.add_subparsers(metavar="ACTION")
-    ls = msub.add_parser("list", help="releases under the models folder")
-    show = msub.add_parser("show", help="a release's manifest, verified")
-    show.add_argument("release", help="NAME/VERSION or a release directory")
-    promote = msub.add_parser("promote", help="make a release the default model (models/default.json)")
-    promote.add_argument("release", help="NAME/VERSION")
+    msub = _models_group(sub)
     rel = msub.add_parser(
         "release",
         help="export a trained run as models/NAME/VERSION; with --int8 and a release, add its int8 model",
@@ -146,16 +141,23 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     rel.add_argument("--openvino", action="store_true", help="also export OpenVINO IR (model.xml/.bin)")
     rel.add_argument("--promote", action="store_true", help="and make it the default model")
     rel.add_argument("--threads", type=int, default=None)
-    for p in (ls, show, promote, rel):
-        p.add_argument(
-            "--root", type=Path, default=None,
-            help="models folder (default: $INSPECT_APP_MODELS, else models/)",
-        )
-        p.add_argument("--state-dir", type=Path, default=Path("var"))
-    ls.set_defaults(func=cmd_models_list)
-    show.set_defaults(func=cmd_models_show)
-    promote.set_defaults(func=cmd_models_promote)
+    rel.add_argument(
+        "--root", type=Path, default=None, help="models folder (default: $INSPECT_APP_MODELS, else models/)",
+    )  # fmt: skip
+    rel.add_argument("--state-dir", type=Path, default=Path("var"))
     rel.set_defaults(func=cmd_models_release)
+
+
+def _models_group(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """The station's ``models`` group (``inspect_app.cli_models``), to which ``release`` is added."""
+    models = sub.choices.get("models")
+    if models is None:
+        from inspect_app.cli_models import add_models_arguments
+
+        return add_models_arguments(sub)
+    group = getattr(models, "_group", None)
+    assert group is not None, "the models command has no actions group"
+    return group
 
 
 def passive_openmp() -> None:
@@ -357,79 +359,12 @@ def _root(args: argparse.Namespace, must_exist: bool = True) -> Path:
     return models_root()
 
 
-def _release_dir(root: Path, ref: str) -> Path:
-    p = Path(ref)
-    return p if (p / "manifest.json").is_file() else root / ref
+def write_default(root: Path, model_id: str, who: str = "training") -> None:
+    """Make ``model_id`` the default release of ``root`` (``--promote`` of a release just written: it has no
+    history on the line yet, so the gate has nothing to judge it on; ``models promote`` runs the gate)."""
+    from inspect_app.releases import ReleaseRegistry
 
-
-def _default(root: Path) -> str | None:
-    try:
-        return json.loads((root / "default.json").read_text())["release"]
-    except (OSError, ValueError, KeyError):
-        return None
-
-
-def cmd_models_list(args: argparse.Namespace) -> int:
-    from inspect_app.model_release import ModelError, load_release
-
-    root = _root(args)
-    default = _default(root)
-    rows = []
-    for manifest in sorted(root.glob("*/*/manifest.json")):
-        d = manifest.parent
-        ref = f"{d.parent.name}/{d.name}"
-        try:
-            r = load_release(d, verify=[])  # sizes only: hashing every model would make listing slow
-        except ModelError as exc:
-            rows.append(f"  {ref:<28} INVALID: {exc}")
-            continue
-        test = (r.metrics.get("test") or {}).get("mAP50")
-        mark = "*" if ref == default else " "
-        rows.append(
-            f"{mark} {ref:<28} {r.created:<26} imgsz {r.imgsz[0]:<5} {len(r.names)} classes  "
-            f"test mAP50 {test if test is not None else '-'}  parent {r.parent or '-'}"
-        )
-    print(f"releases in {root} (* = default, {default or 'none'}):")
-    print("\n".join(rows) if rows else "  none")
-    return 0
-
-
-def cmd_models_show(args: argparse.Namespace) -> int:
-    from inspect_app.model_release import MANIFEST, ModelError, load_release
-
-    d = _release_dir(_root(args), args.release)
-    try:
-        load_release(d)  # every file's sha256
-    except ModelError as exc:
-        print((d / MANIFEST).read_text() if (d / MANIFEST).is_file() else "", end="")
-        return _fail("models show", exc)
-    print((d / MANIFEST).read_text(), end="")
-    print(f"# {d}: all files verified")
-    return 0
-
-
-def cmd_models_promote(args: argparse.Namespace) -> int:
-    from inspect_app.model_release import ModelError, load_release, verify_onnx_shape
-
-    root = _root(args)
-    d = _release_dir(root, args.release)
-    try:
-        rel = load_release(d)
-        if "model.onnx" in rel.files:
-            verify_onnx_shape(rel)
-        if d.resolve().parent.parent != root.resolve():
-            raise ModelError(f"{d} is not a release under {root} (models/<name>/<version>)")
-    except ModelError as exc:
-        return _fail("models promote", exc)
-    write_default(root, rel.model_id)
-    print(f"default model is now {rel.model_id} ({root / 'default.json'})")
-    return 0
-
-
-def write_default(root: Path, model_id: str) -> None:
-    tmp = root / ".default.json.tmp"
-    tmp.write_text(json.dumps({"release": model_id}, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(root / "default.json")  # the station never reads a half-written pointer
+    ReleaseRegistry(root).set_default(model_id, who=who, reason="released with --promote")
 
 
 def cmd_models_release(args: argparse.Namespace) -> int:

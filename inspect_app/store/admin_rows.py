@@ -10,17 +10,20 @@ from __future__ import annotations
 import sqlite3
 from concurrent.futures import Future
 from dataclasses import dataclass
+from pathlib import Path
 
 from inspect_app.store import schema
 
 
 @dataclass(frozen=True, slots=True)
 class AdminRow:
-    entry: schema.Review | schema.AuditEntry
+    entry: schema.Review | schema.AuditEntry | schema.ShadowResult
     done: Future  # -> row id, or the exception that refused the row
 
 
-def write_admin(conn: sqlite3.Connection, entry: schema.Review | schema.AuditEntry) -> int | Exception:
+def write_admin(
+    conn: sqlite3.Connection, entry: schema.Review | schema.AuditEntry | schema.ShadowResult
+) -> int | Exception:
     """Insert one row inside the writer's open transaction; an unknown inspection id is returned as a
     StoreError instead of raised, so the rest of the transaction still commits."""
     if isinstance(entry, schema.Review):
@@ -29,6 +32,8 @@ def write_admin(conn: sqlite3.Connection, entry: schema.Review | schema.AuditEnt
         if found is None:
             return schema.StoreError(f"no inspection with id {entry.inspection_id}")
         table, columns = "reviews", schema.REVIEW_COLUMNS
+    elif isinstance(entry, schema.ShadowResult):
+        table, columns = "shadow_results", schema.SHADOW_COLUMNS
     else:
         table, columns = "audit", schema.AUDIT_COLUMNS
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
@@ -43,3 +48,25 @@ def resolve(rows: list[AdminRow], outcomes: list[int | Exception]) -> None:
             row.done.set_exception(outcome)
         else:
             row.done.set_result(outcome)
+
+
+def append_audit(db_path: str | Path, entry: schema.AuditEntry) -> int:
+    """An audit row written by a command outside the station process (``models promote``/``rollback``).
+
+    A short transaction on its own connection, beside the station's writer if one runs (WAL: SQLite's lock
+    orders the two writers; the busy timeout waits out the station's commit). The schema is brought up to
+    date first, so a promotion before the station's first start is still audited."""
+    conn = schema.connect_writer(db_path)
+    try:
+        schema.migrate(conn)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row_id = write_admin(conn, entry)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.close()
+    assert isinstance(row_id, int)
+    return row_id

@@ -52,6 +52,10 @@ REVIEW_COLUMNS = (
     "time", "epoch", "inspection_id", "kind", "class_name", "x1", "y1", "x2", "y2", "who", "note",
 )  # fmt: skip
 AUDIT_COLUMNS = ("time", "epoch", "who", "role", "action", "target", "old", "new")
+SHADOW_COLUMNS = (
+    "time", "epoch", "inspection_id", "recipe", "model_id", "model_sha256", "live_verdict", "verdict",
+    "classes", "detections", "t_detect_ms", "shadow",
+)  # fmt: skip
 REVIEW_KINDS = ("confirmed_defect", "false_reject", "missed_defect")
 
 
@@ -145,6 +149,30 @@ class AuditEntry:
                 self.new)
 
 
+@dataclass(frozen=True, slots=True)
+class ShadowResult:
+    """What the shadow model decided for one live part (``inspection_id``). Kept in its own table, flagged
+    ``shadow = 1``, so no query of the live results (counters, yield, the PLC's, reports) can ever count it.
+    ``classes``: the classes its FAIL reasons name; ``detections``: (class, confidence, box) as JSON."""
+
+    inspection_id: int
+    recipe: str
+    model_id: str
+    model_sha256: str
+    live_verdict: str
+    verdict: str
+    classes: tuple[str, ...]
+    detections: tuple[tuple[str, float, Box], ...]
+    t_detect_ms: float
+    time: float = field(default_factory=_time.time)
+
+    def row(self) -> tuple:
+        dets = [[c, round(float(p), 4), [round(float(v), 1) for v in box]] for c, p, box in self.detections]
+        return (iso_utc(self.time), self.time, self.inspection_id, self.recipe, self.model_id,
+                self.model_sha256, self.live_verdict, self.verdict, json.dumps(list(self.classes)),
+                json.dumps(dets), round(self.t_detect_ms, 3), 1)  # fmt: skip
+
+
 def iso_utc(epoch: float) -> str:
     """Fixed-width ISO-8601 UTC; fixed width keeps text order == time order (the time index relies on it)."""
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -219,10 +247,26 @@ def _v2_reviews_audit(db: sqlite_utils.Database) -> None:
     db["audit"].create_index(["time"], "idx_audit_time")
 
 
+def _v3_shadow(db: sqlite_utils.Database) -> None:
+    db["shadow_results"].create(
+        {
+            "id": int, "time": str, "epoch": float, "inspection_id": int, "recipe": str, "model_id": str,
+            "model_sha256": str, "live_verdict": str, "verdict": str, "classes": str, "detections": str,
+            "t_detect_ms": float, "shadow": int,
+        },
+        pk="id",
+        not_null={"time", "epoch", "inspection_id", "model_id", "live_verdict", "verdict", "shadow"},
+        defaults={"shadow": 1},
+    )
+    db["shadow_results"].create_index(["model_id", "id"], "idx_shadow_results_model")
+    db["shadow_results"].create_index(["inspection_id"], "idx_shadow_results_inspection_id")
+
+
 # Append only: each entry runs once, in order, inside the same transaction that records its version.
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "initial tables: inspections, detections, events", _v1_initial),
     (2, "reviews (operator feedback on verdicts) and audit (who changed what)", _v2_reviews_audit),
+    (3, "shadow_results (a candidate model's verdicts on live parts, never the live verdict)", _v3_shadow),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -206,7 +206,11 @@ class SqliteResultStore:
         """Persist an audit row with the next commit; like record_review (future -> row id)."""
         return self._queue_admin(entry)
 
-    def _queue_admin(self, entry: schema.Review | schema.AuditEntry) -> Future:
+    def record_shadow(self, result: schema.ShadowResult) -> Future:
+        """Persist a shadow model's verdict on a live part with the next commit (its own table, flagged)."""
+        return self._queue_admin(result)
+
+    def _queue_admin(self, entry: schema.Review | schema.AuditEntry | schema.ShadowResult) -> Future:
         done: Future = Future()
         with self._lock:
             if self._closing or self._admin_closed or self._thread is None or not self._thread.is_alive():

@@ -156,7 +156,7 @@ def test_admin_writes_after_stop_raise(tmp_path: Path) -> None:
         st.audit("x", "operator", "a", "t", None, None)
 
 
-def test_v1_database_is_migrated_to_v2_keeping_its_rows(tmp_path: Path) -> None:
+def test_v1_database_is_migrated_to_the_latest_keeping_its_rows(tmp_path: Path) -> None:
     import sqlite_utils
 
     db_path = tmp_path / "r.db"
@@ -172,9 +172,9 @@ def test_v1_database_is_migrated_to_v2_keeping_its_rows(tmp_path: Path) -> None:
     store.start()
     store.close()
     ro = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    assert SCHEMA_VERSION == 2
-    assert ro.execute("select max(version) from schema_version").fetchone()[0] == 2
-    assert {"reviews", "audit"} <= {r[0] for r in ro.execute("select name from sqlite_master")}
+    assert ro.execute("select max(version) from schema_version").fetchone()[0] == SCHEMA_VERSION == 3
+    tables = {r[0] for r in ro.execute("select name from sqlite_master")}
+    assert {"reviews", "audit", "shadow_results"} <= tables
     assert ro.execute("select message from events").fetchone()[0] == "old"
 
 

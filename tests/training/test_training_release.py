@@ -118,7 +118,7 @@ def test_failed_export_check_writes_no_release(
 
 
 def test_models_list_show_promote(
-    release: Path, models_root: Path, capsys: pytest.CaptureFixture[str]
+    release: Path, models_root: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     from inspect_app.cli import main
     from inspect_app.demo import default_model_dir
@@ -131,14 +131,15 @@ def test_models_list_show_promote(
     shown = capsys.readouterr().out
     assert '"data_fingerprint": "sha256:' in shown and "all files verified" in shown
 
-    assert main(["models", "promote", "scenes/1.0.0", "--root", str(models_root)]) == 0
+    state = ["--state-dir", str(tmp_path / "state")]  # no history there: the gate has nothing to refuse
+    assert main(["models", "promote", "scenes/1.0.0", "--root", str(models_root), *state]) == 0
     assert json.loads((models_root / "default.json").read_text()) == {"release": "scenes/1.0.0"}
     assert default_model_dir(models_root) == models_root / "scenes" / "1.0.0"
     capsys.readouterr()
     assert main(["models", "list", "--root", str(models_root)]) == 0
     assert "* scenes/1.0.0" in capsys.readouterr().out
 
-    assert main(["models", "promote", "scenes/0.0.1", "--root", str(models_root)]) == 2
+    assert main(["models", "promote", "scenes/0.0.1", "--root", str(models_root), *state]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert json.loads((models_root / "default.json").read_text()) == {"release": "scenes/1.0.0"}
 

@@ -1,0 +1,166 @@
+"""``inspect-app models list | show | promote | rollback``: the station's side of model releases.
+
+These run without Lightning or torch (a station has neither); ``models release`` (training) joins this
+group from ``training.cli``. Promotion is gated (``promotion_gate``): a candidate that lets a reviewed defect
+pass, or fails the other checks, is refused unless ``--force --reason`` is given. Every promotion, refusal
+and rollback is an audit row in the state dir's results.db and a line in the models folder's
+promotions.jsonl; the previous release stays on disk and ``models rollback`` returns to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from inspect_app.cli_parser import ENVIRONMENT, UserError
+from inspect_app.model_release import MANIFEST, ModelError, verify_onnx_shape
+from inspect_app.releases import POINTER, ReleaseRegistry
+
+REFUSED = 1  # the gate said no: not a usage error, a decision
+
+
+def add_models_arguments(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """The ``models`` group with the station's actions; returns its subparsers so that a plugin (training)
+    adds its own actions (``release``) to the same group."""
+    models = sub.add_parser(
+        "models", help="model releases: list, show, promote, rollback (release: training)", epilog=ENVIRONMENT
+    )
+    msub = models.add_subparsers(metavar="ACTION")
+    ls = msub.add_parser("list", help="releases under the models folder")
+    show = msub.add_parser("show", help="a release's manifest, verified")
+    show.add_argument("release", help="NAME/VERSION or a release directory")
+    promote = msub.add_parser(
+        "promote", help="make a release the default model, if it passes the station's gate",
+        epilog="exit status: 0 promoted (or --dry-run passed), 1 refused by the gate, 2 usage error",
+    )  # fmt: skip
+    promote.add_argument("release", help="NAME/VERSION")
+    promote.add_argument("--force", action="store_true", help="promote even if the gate refuses (audited)")
+    promote.add_argument("--reason", default="", help="why (required with --force)")
+    promote.add_argument("--dry-run", action="store_true", help="run the gate only; change nothing")
+    promote.add_argument("--json", action="store_true", help="print the gate's result as JSON")
+    rollback = msub.add_parser("rollback", help="make the previous default model the default again (audited)")
+    rollback.add_argument("--reason", default="", help="why (recorded in the audit)")
+    for p in (promote, rollback):
+        p.add_argument("--who", default=os.environ.get("USER", "cli"), help="recorded in the audit")
+        p.add_argument(
+            "--config", type=Path, default=None,
+            help="the station's config: recipes, detector, [promotion] thresholds (default: the demo's)",
+        )  # fmt: skip
+    for p in (ls, show, promote, rollback):
+        p.add_argument("--root", type=Path, default=None,
+                       help="models folder (default: $INSPECT_APP_MODELS, else models/)")  # fmt: skip
+        p.add_argument("--state-dir", type=Path, default=Path("var"),
+                       help="the station's state dir (results.db)")  # fmt: skip
+    ls.set_defaults(func=cmd_list)
+    show.set_defaults(func=cmd_show)
+    promote.set_defaults(func=cmd_promote)
+    rollback.set_defaults(func=cmd_rollback)
+    return msub
+
+
+def registry(args: argparse.Namespace, must_exist: bool = True) -> ReleaseRegistry:
+    if args.root is not None and must_exist and not args.root.is_dir():
+        # a typo must not list "no releases" and succeed
+        raise UserError(f"--root {args.root}: no such folder")
+    return ReleaseRegistry(args.root)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    reg = registry(args)
+    default = reg.default_ref()
+    rows = []
+    for e in reg.entries():
+        if e.release is None:
+            rows.append(f"  {e.ref:<28} INVALID: {e.error}")
+            continue
+        r = e.release
+        test = (r.metrics.get("test") or {}).get("mAP50")
+        mark = "*" if e.ref == default else ("<" if e.ref == reg.previous_ref() else " ")
+        rows.append(
+            f"{mark} {e.ref:<28} {r.created:<26} imgsz {r.imgsz[0]:<5} {len(r.names)} classes  "
+            f"test mAP50 {test if test is not None else '-'}  parent {r.parent or '-'}"
+        )
+    print(f"releases in {reg.root} (* = default, {default or 'none'}; < = previous, for rollback):")
+    print("\n".join(rows) if rows else "  none")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    d = registry(args).path(args.release)
+    try:
+        ReleaseRegistry(args.root).load(d)  # every file's sha256
+    except ModelError as exc:
+        print((d / MANIFEST).read_text() if (d / MANIFEST).is_file() else "", end="")
+        raise UserError(str(exc)) from None
+    print((d / MANIFEST).read_text(), end="")
+    print(f"# {d}: all files verified")
+    return 0
+
+
+def _station_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from inspect_app.config import load_config
+    from inspect_app.demo import demo_config
+
+    if args.config is not None:
+        return load_config(args.config)
+    return demo_config(state_dir=args.state_dir)
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from inspect_app.promotion import audit_promotion, gate_release
+
+    if args.force and not args.reason.strip():
+        raise UserError("--force needs --reason: say why the gate is overridden (it is audited)")
+    reg = registry(args)
+    d = reg.path(args.release)
+    try:
+        candidate = reg.load(d)
+        if "model.onnx" in candidate.files:
+            verify_onnx_shape(candidate)
+        ref = reg.ref_of(d)
+        if ref is None:
+            raise ModelError(f"{d} is not a release under {reg.root} (models/<name>/<version>)")
+    except ModelError as exc:
+        raise UserError(str(exc)) from None
+    cfg = _station_config(args)
+    result = gate_release(cfg, reg, ref, db_path=args.state_dir / cfg.store.db)
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        print("\n".join(result.lines()))
+    if args.dry_run:
+        return 0 if result.passed else REFUSED
+    db = args.state_dir / cfg.store.db
+    if not result.passed and not args.force:
+        audit_promotion(db, args.who, "model.promote.refused", reg.default_ref(), ref, result, args.reason)
+        print(f"{ref} NOT promoted: the gate refused it (override: --force --reason TEXT)", file=sys.stderr)
+        return REFUSED
+    forced = not result.passed
+    old = reg.default_ref()
+    reg.set_default(ref, who=args.who, forced=forced, reason=args.reason, gate=result.as_dict())
+    audit_promotion(db, args.who, "model.promote", old, ref, result, args.reason, forced=forced)
+    print(f"default model is now {ref}{' (FORCED past the gate)' if forced else ''} ({reg.root / POINTER}); "
+          f"previous: {old or 'none'} (inspect-app models rollback)")  # fmt: skip
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from inspect_app.promotion import audit_promotion
+
+    reg = registry(args)
+    current, previous = reg.default_ref(), reg.previous_ref()
+    if previous is None:
+        raise UserError(f"nothing to roll back to: {reg.root / POINTER} names no previous release")
+    try:
+        reg.load(previous)
+    except ModelError as exc:
+        raise UserError(f"cannot roll back to {previous}: {exc}") from None
+    cfg = _station_config(args)
+    reg.set_default(previous, who=args.who, action="rollback", reason=args.reason)
+    audit_promotion(args.state_dir / cfg.store.db, args.who, "model.rollback", current, previous, None,
+                    args.reason)  # fmt: skip
+    print(f"default model is now {previous} (rolled back from {current})")
+    return 0
