@@ -35,6 +35,7 @@ from PyQt6.QtWidgets import (
 from inspect_app.config import PolygonROI, RecipeConfig, RectROI
 from ui.i18n import QT_TRANSLATE_NOOP, Retranslatable, translate
 from ui.overlay import class_colour
+from ui.replay_preview import PreviewSource, ReplayPreview
 
 CLASS_COLUMNS = (
     QT_TRANSLATE_NOOP("RecipeEditor", "Class"),
@@ -90,6 +91,14 @@ class RecipeEditor(Retranslatable, QDialog):
         self.features = QLineEdit()
         self.message = QLabel()
         self.message.setWordWrap(True)
+        # what the edit would have decided on the last parts, before Apply (computed off the Qt thread)
+        self.preview = ReplayPreview(self)
+        for spin in (self.min_conf, self.min_area, *self.roi_rect):
+            spin.valueChanged.connect(self._edited)
+        self.max_count.valueChanged.connect(self._edited)
+        self.table.itemChanged.connect(self._edited)
+        self.roi_kind.currentIndexChanged.connect(self._edited)
+        self.roi_points.textChanged.connect(self._edited)
         self.apply_button = QPushButton()
         self.apply_button.clicked.connect(self._apply)
         self.close_button = QPushButton()
@@ -135,6 +144,7 @@ class RecipeEditor(Retranslatable, QDialog):
         box.addWidget(self.classes_group, 1)
         box.addWidget(self.roi_group)
         box.addWidget(self.camera_group)
+        box.addWidget(self.preview)
         box.addLayout(buttons)
         self.retranslate()
 
@@ -255,6 +265,27 @@ class RecipeEditor(Retranslatable, QDialog):
         if features:
             out["features"] = features
         return out or None
+
+    def set_preview_source(self, source: PreviewSource | None) -> None:
+        """Where the what-if preview reads the station's history (None: no preview)."""
+        self.preview.set_source(source)
+        self._edited()
+
+    def _edited(self, *_: object) -> None:
+        name = self.recipe_box.currentText()
+        if name not in self.recipes or self.table.rowCount() == 0:
+            return
+        try:
+            recipe = self.build()
+        except (ValueError, AttributeError) as exc:  # AttributeError: the table is being filled
+            if isinstance(exc, ValueError):
+                self.preview.invalid(str(exc))
+            return
+        self.preview.request(name, recipe)
+
+    def hideEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        self.preview.invalid("")  # a closed editor computes nothing
+        super().hideEvent(event)
 
     def _apply(self) -> None:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PyQt6.QtWidgets import QDialog, QMessageBox
@@ -22,6 +23,7 @@ from ui.i18n import translate
 from ui.login_dialog import LoginDialog
 from ui.recipe_editor import RecipeEditor, find_releases
 from ui.reject_view import RejectView
+from ui.replay_preview import PreviewSource
 from ui.roles import RoleRefused
 
 if TYPE_CHECKING:
@@ -154,6 +156,10 @@ class WindowActions:
             self._recipe_editor.switch_model_requested.connect(self.switch_model)
         names = {path: tuple(det.info.names) for path, det in st.models().items()}
         self._recipe_editor.load(st.config.recipes, names, find_releases(self.releases_root), st.recipe)
+        self._recipe_editor.set_preview_source(PreviewSource(
+            Path(st.config.state_dir) / st.config.store.db, st.config,
+            {path: det.info for path, det in st.models().items()},
+        ))  # fmt: skip
         self._recipe_editor.show()
         self._recipe_editor.raise_()
         return self._recipe_editor

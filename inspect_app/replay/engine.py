@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from inspect_app.config import RecipeConfig, StationConfig
-from inspect_app.protocols import CorruptFrame, Detector
+from inspect_app.protocols import CorruptFrame, Detector, ModelInfo
 from inspect_app.replay.reviews import part_truth
 from inspect_app.replay.stats import flip_counts, review_score, yield_estimate
 from inspect_app.replay.types import Finding, PartOutcome, ReplayFilters, ReplayReport
@@ -77,6 +77,7 @@ def run_replay(
     config: StationConfig,
     mode: str = "auto",
     detectors: Mapping[str, Detector] | None = None,
+    model_infos: Mapping[str, ModelInfo] | None = None,
     should_stop: Callable[[], bool] | None = None,
     state_dir: str | Path | None = None,
     streams: int = 1,
@@ -90,8 +91,10 @@ def run_replay(
     parts. Without either, the live model and recipe are replayed: that must give 0 flips.
 
     ``detectors``: already loaded detectors by release directory (the station's, or fakes in tests); the
-    others are loaded here and closed after. ``state_dir``: where stored image paths are relative to
-    (default: the folder of ``db_path``). ``progress(done, total)`` is called as parts are finished.
+    others are loaded here and closed after. ``model_infos``: what is known of releases by directory (class
+    names, model id) without a detector, e.g. the running station's (a replay of stored detections needs no
+    more). ``should_stop()`` true: ReplayCancelled is raised. ``state_dir``: where stored image paths are
+    relative to (default: the folder of ``db_path``). ``progress(done, total)`` is called as parts finish.
     """
     if mode not in MODES:
         raise ReplayError(f"unknown replay mode '{mode}' (choose one of: {', '.join(MODES)})")
@@ -109,7 +112,7 @@ def run_replay(
             )
         )  # fmt: skip
         reviews = _reviews_by_part(reader.reviews(), {r.id for r in records})
-    names = _Names(detectors or {})
+    names = _Names(detectors or {}, model_infos or {})
     rules = _RulesCache(names)
     plans = [_plan(rec, config, recipe, release, mode, names, rules) for rec in records]
     total = len(plans)
@@ -191,13 +194,14 @@ class _Names:
     """Class names and model ids of releases, from loaded detectors or the release manifest (no model is
     loaded for a replay of stored detections)."""
 
-    def __init__(self, detectors: Mapping[str, Detector]) -> None:
+    def __init__(self, detectors: Mapping[str, Detector], infos: Mapping[str, ModelInfo]) -> None:
         self.detectors = dict(detectors)
+        self.infos = {**dict(infos), **{k: d.info for k, d in detectors.items()}}
         self._release: dict[str, tuple[tuple[str, ...], str]] = {}
 
     def _info(self, model: str) -> tuple[tuple[str, ...], str]:
-        if model in self.detectors:
-            info = self.detectors[model].info
+        if model in self.infos:
+            info = self.infos[model]
             return tuple(info.names), info.model_id
         if model not in self._release:
             from inspect_app.model_release import load_release

@@ -287,62 +287,62 @@
         <translation>工位已停止；所有排队结果均已保存。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="45" />
+        <location filename="../window_actions.py" line="47" />
         <source>Starting: loading and verifying the models…</source>
         <translation>启动中：正在加载并校验模型…</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="51" />
+        <location filename="../window_actions.py" line="53" />
         <source>Stopping: saving every queued result…</source>
         <translation>停止中：正在保存所有排队结果…</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="62" />
+        <location filename="../window_actions.py" line="64" />
         <source>Triggered part {0}</source>
         <translation>已触发工件 {0}</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="69" />
+        <location filename="../window_actions.py" line="71" />
         <source>Error acknowledged.</source>
         <translation>故障已确认。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="71" />
+        <location filename="../window_actions.py" line="73" />
         <source>The cause of the error is still there: not reset.</source>
         <translation>故障原因仍然存在：未复位。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="80" />
+        <location filename="../window_actions.py" line="82" />
         <source>Reset counters</source>
         <translation>计数清零</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="81" />
+        <location filename="../window_actions.py" line="83" />
         <source>Start a new shift count? The reset is recorded in the audit trail.</source>
         <translation>开始新的班次计数？清零操作将记入审计记录。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="93" />
+        <location filename="../window_actions.py" line="95" />
         <source>Start the station first: it records the audit trail.</source>
         <translation>请先启动工位：审计记录由工位写入。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="103" />
+        <location filename="../window_actions.py" line="105" />
         <source>Engineer mode: {0}</source>
         <translation>工程师模式：{0}</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="136" />
+        <location filename="../window_actions.py" line="138" />
         <source>Switching recipes needs engineer mode.</source>
         <translation>切换配方需要工程师模式。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="141" />
+        <location filename="../window_actions.py" line="143" />
         <source>Recipe {0} from the next part on.</source>
         <translation>从下一个工件起使用配方 {0}。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="211" />
+        <location filename="../window_actions.py" line="217" />
         <source>the station is stopped</source>
         <translation>工位已停止</translation>
     </message>
@@ -441,155 +441,155 @@
 </context><context>
     <name>RecipeEditor</name>
     <message>
-        <location filename="../recipe_editor.py" line="40" />
+        <location filename="../recipe_editor.py" line="41" />
         <source>Class</source>
         <translation>类别</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="287" />
-        <location filename="../recipe_editor.py" line="41" />
+        <location filename="../recipe_editor.py" line="318" />
+        <location filename="../recipe_editor.py" line="42" />
         <source>Min confidence</source>
         <translation>最低置信度</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="288" />
-        <location filename="../recipe_editor.py" line="42" />
+        <location filename="../recipe_editor.py" line="319" />
+        <location filename="../recipe_editor.py" line="43" />
         <source>Min area px²</source>
         <translation>最小面积 px²</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="289" />
-        <location filename="../recipe_editor.py" line="43" />
+        <location filename="../recipe_editor.py" line="320" />
+        <location filename="../recipe_editor.py" line="44" />
         <source>Max count</source>
         <translation>允许数量</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="44" />
+        <location filename="../recipe_editor.py" line="45" />
         <source>Ignore</source>
         <translation>忽略</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="47" />
+        <location filename="../recipe_editor.py" line="48" />
         <source>Whole image</source>
         <translation>整幅图像</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="48" />
+        <location filename="../recipe_editor.py" line="49" />
         <source>Rectangle</source>
         <translation>矩形</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="49" />
+        <location filename="../recipe_editor.py" line="50" />
         <source>Polygon</source>
         <translation>多边形</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="268" />
+        <location filename="../recipe_editor.py" line="299" />
         <source>Loading the model release…</source>
         <translation>正在加载模型版本…</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="282" />
+        <location filename="../recipe_editor.py" line="313" />
         <source>Recipes (engineer)</source>
         <translation>配方（工程师）</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="284" />
+        <location filename="../recipe_editor.py" line="315" />
         <source>Recipe</source>
         <translation>配方</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="285" />
+        <location filename="../recipe_editor.py" line="316" />
         <source>Description</source>
         <translation>说明</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="286" />
+        <location filename="../recipe_editor.py" line="317" />
         <source>Model release</source>
         <translation>模型版本</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="290" />
+        <location filename="../recipe_editor.py" line="321" />
         <source>Region</source>
         <translation>区域</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="291" />
+        <location filename="../recipe_editor.py" line="322" />
         <source>x1, y1, x2, y2</source>
         <translation>x1, y1, x2, y2</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="292" />
+        <location filename="../recipe_editor.py" line="323" />
         <source>Points x,y; …</source>
         <translation>顶点 x,y; …</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="296" />
+        <location filename="../recipe_editor.py" line="327" />
         <source>Defaults for every class</source>
         <translation>所有类别的默认值</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="297" />
+        <location filename="../recipe_editor.py" line="328" />
         <source>Per class (empty = default)</source>
         <translation>按类别设置（留空 = 默认值）</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="298" />
+        <location filename="../recipe_editor.py" line="329" />
         <source>Region of interest (box centres inside count)</source>
         <translation>检测区域（框中心在区域内才计数）</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="300" />
+        <location filename="../recipe_editor.py" line="331" />
         <source>Camera settings (GenICam cameras; empty = unchanged)</source>
         <translation>相机设置（GenICam 相机；留空 = 不变）</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="302" />
+        <location filename="../recipe_editor.py" line="333" />
         <source>Exposure µs</source>
         <translation>曝光 µs</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="303" />
+        <location filename="../recipe_editor.py" line="334" />
         <source>Gain</source>
         <translation>增益</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="304" />
+        <location filename="../recipe_editor.py" line="335" />
         <source>Other features (Name=value; …)</source>
         <translation>其他参数（名称=值; …）</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="312" />
+        <location filename="../recipe_editor.py" line="343" />
         <source>Switch model</source>
         <translation>切换模型</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="313" />
+        <location filename="../recipe_editor.py" line="344" />
         <source>Apply</source>
         <translation>应用</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="314" />
+        <location filename="../recipe_editor.py" line="345" />
         <source>Close</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="173" />
+        <location filename="../window_actions.py" line="179" />
         <source>Applied: recipe {0} from the next part on.</source>
         <translation>已应用：从下一个工件起使用配方 {0}。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="175" />
+        <location filename="../window_actions.py" line="181" />
         <source>Not saved to a file: this station has no config file (demo), so the change lasts until it stops.</source>
         <translation>未保存到文件：此工位没有配置文件（演示模式），更改在停止前有效。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="178" />
+        <location filename="../window_actions.py" line="184" />
         <source>Saving it to {0}…</source>
         <translation>正在保存到 {0}…</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="258" />
+        <location filename="../window_actions.py" line="264" />
         <source>Model switched.</source>
         <translation>模型已切换。</translation>
     </message>
@@ -713,6 +713,48 @@ part {1}</source>
         <translation>未保存：{0}</translation>
     </message>
 </context><context>
+    <name>ReplayPreview</name>
+    <message>
+        <location filename="../replay_preview.py" line="181" />
+        <source>Replaying the last parts… {0} of {1}</source>
+        <translation>正在重放最近的零件… {0} / {1}</translation>
+    </message>
+    <message>
+        <location filename="../replay_preview.py" line="188" />
+        <source>Replaying the last parts…</source>
+        <translation>正在重放最近的零件…</translation>
+    </message>
+    <message>
+        <location filename="../replay_preview.py" line="190" />
+        <source>No preview: {0}</source>
+        <translation>无法预览：{0}</translation>
+    </message>
+    <message>
+        <location filename="../replay_preview.py" line="198" />
+        <source>What this edit would have decided on the last parts of this recipe, from their stored detections; nothing is applied until you press Apply.</source>
+        <translation>按已存储的检测结果，显示此修改对该配方最近零件会作出的判定；按“应用”之前不会生效。</translation>
+    </message>
+    <message>
+        <location filename="../replay_preview.py" line="210" />
+        <source>No stored part of this recipe yet: nothing to compare.</source>
+        <translation>该配方还没有已存储的零件：无可比较。</translation>
+    </message>
+    <message>
+        <location filename="../replay_preview.py" line="212" />
+        <source>On the last {0} parts: {1} flips ({2} PASS→FAIL, {3} FAIL→PASS), {4} false rejects fixed, {5} new escapes.</source>
+        <translation>最近 {0} 个零件：{1} 次翻转（{2} 个 合格→不合格，{3} 个 不合格→合格），纠正 {4} 个误判，新增 {5} 个漏检。</translation>
+    </message>
+    <message>
+        <location filename="../replay_preview.py" line="222" />
+        <source>Yield {0} % → {1} %.</source>
+        <translation>良率 {0} % → {1} %。</translation>
+    </message>
+    <message>
+        <location filename="../replay_preview.py" line="227" />
+        <source>{0} parts could not be judged from their stored detections (a threshold below the live one, another model, or no verdict): run inspect-app replay to judge them from their images.</source>
+        <translation>{0} 个零件无法仅凭已存储的检测结果判定（阈值低于当前值、模型不同或没有判定）：请运行 inspect-app replay 用图像重新判定。</translation>
+    </message>
+</context><context>
     <name>ResultsTable</name>
     <message>
         <location filename="../results_table.py" line="35" />
@@ -762,7 +804,7 @@ part {1}</source>
         <translation>密码错误。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="149" />
+        <location filename="../window_actions.py" line="151" />
         <location filename="../roles.py" line="27" />
         <source>This needs engineer mode.</source>
         <translation>此操作需要工程师模式。</translation>
