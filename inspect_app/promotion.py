@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 from inspect_app.config import StationConfig
 from inspect_app.model_release import load_release
 from inspect_app.promotion_gate import GateEvidence, GateResult, ReviewedOutcome, evaluate_gate
+from inspect_app.protocols import ModelInfo
 from inspect_app.releases import ReleaseRegistry
 from inspect_app.store.admin_rows import append_audit
 from inspect_app.store.schema import AuditEntry
@@ -49,7 +50,10 @@ def gather_evidence(
     *,
     recent: int = AGREEMENT_PARTS,
     progress: Progress | None = None,
+    model_infos: Mapping[str, ModelInfo] | None = None,
 ) -> GateEvidence:
+    """``model_infos``: the running station's models by directory (what a replay needs to know of the live
+    models without loading them again)."""
     candidate = load_release(candidate_dir, verify=[])
     live = load_release(live_dir, verify=[]) if live_dir is not None and Path(live_dir).is_dir() else None
     reviewed: tuple[ReviewedOutcome, ...] = ()
@@ -64,8 +68,10 @@ def gather_evidence(
         def step(name: str) -> Callable[[int, int], None] | None:
             return None if progress is None else (lambda done, total: progress(name, done, total))
 
-        report = run_replay(db_path, candidate_release=candidate_dir, filters=ReplayFilters(reviewed=True),
-                            config=config, progress=step("reviewed parts"))  # fmt: skip
+        report = run_replay(
+            db_path, candidate_release=candidate_dir, filters=ReplayFilters(reviewed=True), config=config,
+            progress=step("reviewed parts"), model_infos=model_infos,
+        )  # fmt: skip
         reviewed = tuple(
             ReviewedOutcome(p.inspection_id, p.truth, p.stored_verdict, p.replayed_verdict)
             for p in report.parts if p.truth is not None
@@ -77,7 +83,7 @@ def gather_evidence(
         else:
             recent_report = run_replay(
                 db_path, candidate_release=candidate_dir, filters=ReplayFilters(last=recent), config=config,
-                progress=step("recent parts"),
+                progress=step("recent parts"), model_infos=model_infos,
             )  # fmt: skip
             parts = recent_report.replayed
             agreeing = sum(1 for p in recent_report.parts if p.replayed and not p.changed)
@@ -119,7 +125,8 @@ def promote_on_station(
     cfg: StationConfig = station.config
     live_dir = cfg.recipes[recipe].model
     db = Path(cfg.state_dir) / cfg.store.db
-    evidence = gather_evidence(cfg, db, model_dir, live_dir)
+    infos = {key: det.info for key, det in station.models().items()}
+    evidence = gather_evidence(cfg, db, model_dir, live_dir, model_infos=infos)
     result = evaluate_gate(evidence, cfg.promotion)
     forced = not result.passed and bool(force_reason and force_reason.strip())
     if not result.passed and not forced:

@@ -33,6 +33,7 @@ COUNTER_TYPES: dict[str, ua.VariantType] = {
     "ModelName": ua.VariantType.String,
     "ModelVersion": ua.VariantType.String,
     "ModelSha256": ua.VariantType.String,
+    "ModelPrecision": ua.VariantType.String,
 }
 
 
@@ -44,13 +45,14 @@ def cycle_time_ms(committed: CommittedInspection) -> float:
     return round(sum(float(v) for v in t.values()), 3)
 
 
-def model_of_active_recipe(station: Station) -> tuple[str, str, str]:
-    """(name, version, sha256) of the model the active recipe uses; empty strings when it is not loaded."""
+def model_of_active_recipe(station: Station) -> tuple[str, str, str, str]:
+    """(name, version, sha256, precision) of the model the active recipe uses (precision: what the runtime
+    computes in, the auto choice included); empty strings when it is not loaded."""
     recipe = station.config.recipes.get(station.recipe)
     det = station.models().get(recipe.model) if recipe else None
     if det is None:
-        return "", "", ""
-    return det.info.name, det.info.version, det.info.sha256
+        return "", "", "", ""
+    return det.info.name, det.info.version, det.info.sha256, det.info.precision
 
 
 def yield_of_decided(passed: int, failed: int) -> float:
@@ -60,7 +62,7 @@ def yield_of_decided(passed: int, failed: int) -> float:
 
 def mes_counters(station: Station, last: CommittedInspection | None) -> dict[str, object]:
     c = station.counters
-    name, version, sha = model_of_active_recipe(station)
+    name, version, sha, precision = model_of_active_recipe(station)
     return {
         "Total": int(c["total"]),
         "Pass": int(c["pass"]),
@@ -73,4 +75,5 @@ def mes_counters(station: Station, last: CommittedInspection | None) -> dict[str
         "ModelName": name,
         "ModelVersion": version,
         "ModelSha256": sha,
+        "ModelPrecision": precision,
     }

@@ -83,6 +83,17 @@ RESULT_EVENT_EXTENSIONS: dict[str, V] = {
     "ErrorCode": V.String,
 }
 ERROR_EVENT_FIELDS: dict[str, V] = {"ErrorCode": V.String, "FaultCode": V.Int32}
+# the active recipe's model changed (a promotion, a rollback, a model switch or a recipe switch): MES sees it
+MODEL_EVENT_FIELDS: dict[str, V] = {
+    "ModelId": V.String,
+    "ModelName": V.String,
+    "ModelVersion": V.String,
+    "ModelSha256": V.String,
+    "ModelPrecision": V.String,
+    "PreviousModelId": V.String,
+    "PreviousModelSha256": V.String,
+    "Recipe": V.String,
+}
 
 MethodHandler = Callable[..., Awaitable[Any]]
 
@@ -101,6 +112,8 @@ class AddressSpace:
     error_event: EventGenerator | None = None
     result_event_type: Node | None = None
     error_event_type: Node | None = None
+    model_event: EventGenerator | None = None
+    model_event_type: Node | None = None
 
 
 def _arg(name: str, vtype: V, array: bool = False, doc: str = "") -> ua.Argument:
@@ -295,6 +308,11 @@ async def build(server: Server, handlers: dict[str, MethodHandler]) -> AddressSp
     space.result_event.event.data_types["DefectClasses"] = V.String  # an array of strings
     space.error_event = await server.get_event_generator(space.error_event_type, vs)
     _typed(space.error_event, ERROR_EVENT_FIELDS)
+    space.model_event_type = await _event_type(
+        server, proj, "ModelChangedEventType", MODEL_EVENT_FIELDS, proj, {}, None
+    )
+    space.model_event = await server.get_event_generator(space.model_event_type, vs)
+    _typed(space.model_event, MODEL_EVENT_FIELDS)
     return space
 
 

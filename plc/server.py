@@ -23,7 +23,7 @@ from inspect_app.config import StationConfig
 from inspect_app.state import StationState
 from inspect_app.types import CommittedInspection, Severity, StatusEvent
 from plc.channel_guard import ChannelGuard
-from plc.counters import mes_counters
+from plc.counters import mes_counters, model_of_active_recipe
 from plc.events import JobMeta, fill_result_event
 from plc.guarded_server import GuardedServer
 from plc.handshake import Changes, FaultCode, FlatHandshake, station_fault_text
@@ -78,6 +78,7 @@ class EmbeddedServer:
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
         self._cache: dict[str, object] = {}
+        self._model_seen: tuple[str, str, str, str] | None = None  # the active model MES was last told of
         self._running = False  # the station's listeners forward to the loop
         self._stopping = False
 
@@ -255,6 +256,25 @@ class EmbeddedServer:
             for k, v in mes_counters(self.station, self.last_result).items()
         ]
 
+    async def _model_step(self) -> None:
+        """The ModelChangedEvent when the active recipe's model is not the one seen last (the Counters.Model*
+        variables follow with the state changes); the first look only remembers it."""
+        assert self.station and self.space and self.space.model_event and self._event_lock
+        name, version, sha, precision = model_of_active_recipe(self.station)
+        seen = self._model_seen
+        self._model_seen = (name, version, sha, precision)
+        if seen is None or seen == self._model_seen:
+            return
+        new_id, old_id = f"{name}/{version}", f"{seen[0]}/{seen[1]}"
+        async with self._event_lock:
+            ev = self.space.model_event.event
+            ev.ModelId, ev.ModelName, ev.ModelVersion, ev.ModelSha256 = new_id, name, version, sha
+            ev.ModelPrecision, ev.PreviousModelId, ev.PreviousModelSha256 = precision, old_id, seen[2]
+            ev.Recipe = self.station.recipe
+            ev.Severity = 500
+            await self.space.model_event.trigger(message=f"model {old_id} -> {new_id} ({precision}), "
+                                                 f"recipe {self.station.recipe}")  # fmt: skip
+
     async def _initial_values(self) -> None:
         import json
 
@@ -268,6 +288,7 @@ class EmbeddedServer:
             ]
         )
         await self.write_handshake(self.hs.tick(self.accepting(), None))
+        await self._model_step()
 
     async def _ticker(self) -> None:
         """Heartbeat, Ready, ack timeout and the station's Error, refreshed every heartbeat_period_s."""
@@ -281,6 +302,7 @@ class EmbeddedServer:
                         await self.write_handshake(self.hs.tick(self.accepting(), err))
                         await self.write(self.state_changes())
                     await self._continuous_step()
+                await self._model_step()
             except Exception:  # the ticker must survive one bad write; the next tick retries
                 log.exception("OPC UA ticker failed")
 
@@ -321,6 +343,8 @@ class EmbeddedServer:
             await self.write([("Configuration.RecipeSelect", self.station.recipe)])
         async with self._lock:
             await self.write(self.state_changes())
+        if event.kind in ("model", "recipe"):
+            await self._model_step()
         if event.severity == Severity.ERROR:
             code = str(event.payload.get("error_code") or event.payload.get("code") or event.kind)
             await self.emit_error(code, event.message)

@@ -33,6 +33,7 @@ from PyQt6.QtWidgets import (
 )
 
 from inspect_app.config import PolygonROI, RecipeConfig, RectROI
+from inspect_app.releases import ReleaseRegistry
 from ui.i18n import QT_TRANSLATE_NOOP, Retranslatable, translate
 from ui.overlay import class_colour
 from ui.replay_preview import PreviewSource, ReplayPreview
@@ -52,10 +53,8 @@ ROI_KINDS = (
 
 
 def find_releases(root: Path) -> list[Path]:
-    """Model release directories (``<root>/<name>/<version>/manifest.json``)."""
-    if not root.is_dir():
-        return []
-    return sorted(p.parent for p in root.glob("*/*/manifest.json"))
+    """Model release directories (``<root>/<name>/<version>/manifest.json``), from the one registry."""
+    return ReleaseRegistry(root).dirs()
 
 
 class RecipeEditor(Retranslatable, QDialog):

@@ -31,6 +31,7 @@ TITLES = {
     "state": QT_TRANSLATE_NOOP("StatusLights", "Station"),
     "camera": QT_TRANSLATE_NOOP("StatusLights", "Camera"),
     "model": QT_TRANSLATE_NOOP("StatusLights", "Model"),
+    "shadow": QT_TRANSLATE_NOOP("StatusLights", "Shadow"),
     "link": QT_TRANSLATE_NOOP("StatusLights", "PLC link"),
     "db": QT_TRANSLATE_NOOP("StatusLights", "Database"),
     "disk": QT_TRANSLATE_NOOP("StatusLights", "Disk"),
@@ -129,6 +130,9 @@ def assess(i: StatusInputs) -> list[tuple[str, str, str]]:
         else:
             info = det.info  # precision: what auto chose at start (docs/performance.md), as the snapshot says
             out.append(("model", OK, f"{info.name} {info.version} ({info.backend} {info.precision})"))
+    shadow = st.shadow_status() if st is not None else None
+    if shadow is not None:
+        out.append(("shadow", *shadow_light(shadow, i.config.promotion.agreement_min)))
     # links
     links = snap.links if snap is not None else ()
     if not links:
@@ -165,6 +169,34 @@ def assess(i: StatusInputs) -> list[tuple[str, str, str]]:
             text += " · " + translate("StatusLights", "images not saved")
         out.append(("disk", level, text))
     return out
+
+
+def shadow_light(s: Any, agreement_min: float) -> tuple[str, str]:
+    """The shadow model's light (``inspect_app.shadow.ShadowStatus``): its verdict agreement with the live
+    model, per verdict and per class. Amber below the promotion gate's agreement, never red: the shadow
+    decides nothing, so nothing it does is an error of the line."""
+    if s.state == "failed":
+        return WARN, translate("StatusLights", "{0}: not running: {1}").format(s.model_id, s.error or "")
+    if s.state == "loading":
+        return OFF, translate("StatusLights", "{0}: loading").format(s.model_id)
+    if not s.judged:
+        text = translate("StatusLights", "{0}: no part judged yet, {1} skipped").format(s.model_id, s.skipped)
+        return OFF, text
+    agree = s.agreeing / s.judged
+    text = translate("StatusLights", "{0}: {1:.1f} % agree on {2} parts, {3} skipped").format(
+        s.model_id, 100 * agree, s.judged, s.skipped)  # fmt: skip
+    flips = [f"{pair.replace('->', '→')} {n}" for pair, n in sorted(s.verdicts.items())
+             if pair in ("PASS->FAIL", "FAIL->PASS") and n]  # fmt: skip
+    if flips:
+        text += " · " + ", ".join(flips)
+    classes = []
+    for name, (live, shadow, both) in s.classes.items():
+        either = live + shadow - both
+        if either:
+            classes.append(f"{name} {100 * both / either:.0f} %")
+    if classes:
+        text += " · " + translate("StatusLights", "per class: {0}").format(", ".join(classes))
+    return (OK if agree >= agreement_min else WARN), text
 
 
 def link_light(link: LinkHealth) -> tuple[str, str]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from PyQt6.QtWidgets import QDialog, QMessageBox
 
+from inspect_app.promotion import promote_on_station
 from inspect_app.rules import RecipeError
 from inspect_app.station import NotRunning
 from inspect_app.store import StoreError
@@ -190,10 +191,10 @@ class WindowActions:
             return
         who, role = self.roles.who, self.roles.role
 
-        def work() -> None:  # loading and verifying a release takes seconds: not on the Qt thread
+        def work() -> None:  # the gate replays the line's parts and loads the release: not on the Qt thread
             try:
-                future = st.switch_model(recipe, model_dir, who, role)
-            except Exception as exc:  # thread boundary: ModelError, RecipeError... go back to the editor
+                _result, future = promote_on_station(st, recipe, model_dir, who, role)
+            except Exception as exc:  # thread boundary: GateRefused, ModelError, RecipeError... to the editor
                 log.exception("model switch of %s to %s refused", recipe, model_dir)
                 self.feed.post(("model", recipe, exc))
                 return

@@ -287,62 +287,62 @@
         <translation>工位已停止；所有排队结果均已保存。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="47" />
+        <location filename="../window_actions.py" line="48" />
         <source>Starting: loading and verifying the models…</source>
         <translation>启动中：正在加载并校验模型…</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="53" />
+        <location filename="../window_actions.py" line="54" />
         <source>Stopping: saving every queued result…</source>
         <translation>停止中：正在保存所有排队结果…</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="64" />
+        <location filename="../window_actions.py" line="65" />
         <source>Triggered part {0}</source>
         <translation>已触发工件 {0}</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="71" />
+        <location filename="../window_actions.py" line="72" />
         <source>Error acknowledged.</source>
         <translation>故障已确认。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="73" />
+        <location filename="../window_actions.py" line="74" />
         <source>The cause of the error is still there: not reset.</source>
         <translation>故障原因仍然存在：未复位。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="82" />
+        <location filename="../window_actions.py" line="83" />
         <source>Reset counters</source>
         <translation>计数清零</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="83" />
+        <location filename="../window_actions.py" line="84" />
         <source>Start a new shift count? The reset is recorded in the audit trail.</source>
         <translation>开始新的班次计数？清零操作将记入审计记录。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="95" />
+        <location filename="../window_actions.py" line="96" />
         <source>Start the station first: it records the audit trail.</source>
         <translation>请先启动工位：审计记录由工位写入。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="105" />
+        <location filename="../window_actions.py" line="106" />
         <source>Engineer mode: {0}</source>
         <translation>工程师模式：{0}</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="138" />
+        <location filename="../window_actions.py" line="139" />
         <source>Switching recipes needs engineer mode.</source>
         <translation>切换配方需要工程师模式。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="143" />
+        <location filename="../window_actions.py" line="144" />
         <source>Recipe {0} from the next part on.</source>
         <translation>从下一个工件起使用配方 {0}。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="217" />
+        <location filename="../window_actions.py" line="218" />
         <source>the station is stopped</source>
         <translation>工位已停止</translation>
     </message>
@@ -441,155 +441,155 @@
 </context><context>
     <name>RecipeEditor</name>
     <message>
-        <location filename="../recipe_editor.py" line="41" />
+        <location filename="../recipe_editor.py" line="42" />
         <source>Class</source>
         <translation>类别</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="318" />
-        <location filename="../recipe_editor.py" line="42" />
+        <location filename="../recipe_editor.py" line="317" />
+        <location filename="../recipe_editor.py" line="43" />
         <source>Min confidence</source>
         <translation>最低置信度</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="319" />
-        <location filename="../recipe_editor.py" line="43" />
+        <location filename="../recipe_editor.py" line="318" />
+        <location filename="../recipe_editor.py" line="44" />
         <source>Min area px²</source>
         <translation>最小面积 px²</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="320" />
-        <location filename="../recipe_editor.py" line="44" />
+        <location filename="../recipe_editor.py" line="319" />
+        <location filename="../recipe_editor.py" line="45" />
         <source>Max count</source>
         <translation>允许数量</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="45" />
+        <location filename="../recipe_editor.py" line="46" />
         <source>Ignore</source>
         <translation>忽略</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="48" />
+        <location filename="../recipe_editor.py" line="49" />
         <source>Whole image</source>
         <translation>整幅图像</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="49" />
+        <location filename="../recipe_editor.py" line="50" />
         <source>Rectangle</source>
         <translation>矩形</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="50" />
+        <location filename="../recipe_editor.py" line="51" />
         <source>Polygon</source>
         <translation>多边形</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="299" />
+        <location filename="../recipe_editor.py" line="298" />
         <source>Loading the model release…</source>
         <translation>正在加载模型版本…</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="313" />
+        <location filename="../recipe_editor.py" line="312" />
         <source>Recipes (engineer)</source>
         <translation>配方（工程师）</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="315" />
+        <location filename="../recipe_editor.py" line="314" />
         <source>Recipe</source>
         <translation>配方</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="316" />
+        <location filename="../recipe_editor.py" line="315" />
         <source>Description</source>
         <translation>说明</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="317" />
+        <location filename="../recipe_editor.py" line="316" />
         <source>Model release</source>
         <translation>模型版本</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="321" />
+        <location filename="../recipe_editor.py" line="320" />
         <source>Region</source>
         <translation>区域</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="322" />
+        <location filename="../recipe_editor.py" line="321" />
         <source>x1, y1, x2, y2</source>
         <translation>x1, y1, x2, y2</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="323" />
+        <location filename="../recipe_editor.py" line="322" />
         <source>Points x,y; …</source>
         <translation>顶点 x,y; …</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="327" />
+        <location filename="../recipe_editor.py" line="326" />
         <source>Defaults for every class</source>
         <translation>所有类别的默认值</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="328" />
+        <location filename="../recipe_editor.py" line="327" />
         <source>Per class (empty = default)</source>
         <translation>按类别设置（留空 = 默认值）</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="329" />
+        <location filename="../recipe_editor.py" line="328" />
         <source>Region of interest (box centres inside count)</source>
         <translation>检测区域（框中心在区域内才计数）</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="331" />
+        <location filename="../recipe_editor.py" line="330" />
         <source>Camera settings (GenICam cameras; empty = unchanged)</source>
         <translation>相机设置（GenICam 相机；留空 = 不变）</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="333" />
+        <location filename="../recipe_editor.py" line="332" />
         <source>Exposure µs</source>
         <translation>曝光 µs</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="334" />
+        <location filename="../recipe_editor.py" line="333" />
         <source>Gain</source>
         <translation>增益</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="335" />
+        <location filename="../recipe_editor.py" line="334" />
         <source>Other features (Name=value; …)</source>
         <translation>其他参数（名称=值; …）</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="343" />
+        <location filename="../recipe_editor.py" line="342" />
         <source>Switch model</source>
         <translation>切换模型</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="344" />
+        <location filename="../recipe_editor.py" line="343" />
         <source>Apply</source>
         <translation>应用</translation>
     </message>
     <message>
-        <location filename="../recipe_editor.py" line="345" />
+        <location filename="../recipe_editor.py" line="344" />
         <source>Close</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="179" />
+        <location filename="../window_actions.py" line="180" />
         <source>Applied: recipe {0} from the next part on.</source>
         <translation>已应用：从下一个工件起使用配方 {0}。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="181" />
+        <location filename="../window_actions.py" line="182" />
         <source>Not saved to a file: this station has no config file (demo), so the change lasts until it stops.</source>
         <translation>未保存到文件：此工位没有配置文件（演示模式），更改在停止前有效。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="184" />
+        <location filename="../window_actions.py" line="185" />
         <source>Saving it to {0}…</source>
         <translation>正在保存到 {0}…</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="264" />
+        <location filename="../window_actions.py" line="265" />
         <source>Model switched.</source>
         <translation>模型已切换。</translation>
     </message>
@@ -804,7 +804,7 @@ part {1}</source>
         <translation>密码错误。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="151" />
+        <location filename="../window_actions.py" line="152" />
         <location filename="../roles.py" line="27" />
         <source>This needs engineer mode.</source>
         <translation>此操作需要工程师模式。</translation>
@@ -828,131 +828,161 @@ part {1}</source>
     </message>
     <message>
         <location filename="../status_lights.py" line="34" />
+        <source>Shadow</source>
+        <translation>影子模型</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="35" />
         <source>PLC link</source>
         <translation>PLC 连接</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="35" />
+        <location filename="../status_lights.py" line="36" />
         <source>Database</source>
         <translation>数据库</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="36" />
+        <location filename="../status_lights.py" line="37" />
         <source>Disk</source>
         <translation>磁盘</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="40" />
+        <location filename="../status_lights.py" line="41" />
         <source>Preoperational</source>
         <translation>准备中（Preoperational）</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="41" />
+        <location filename="../status_lights.py" line="42" />
         <source>Ready</source>
         <translation>就绪（Ready）</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="42" />
+        <location filename="../status_lights.py" line="43" />
         <source>ContinuousExecution</source>
         <translation>连续检测（ContinuousExecution）</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="43" />
+        <location filename="../status_lights.py" line="44" />
         <source>Error</source>
         <translation>故障（Error）</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="44" />
+        <location filename="../status_lights.py" line="45" />
         <source>Halted</source>
         <translation>已停止（Halted）</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="90" />
+        <location filename="../status_lights.py" line="91" />
         <source>Preoperational (starting)</source>
         <translation>准备中（Preoperational，启动中）</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="91" />
+        <location filename="../status_lights.py" line="92" />
         <source>Stopping: saving results</source>
         <translation>停止中：正在保存结果</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="92" />
+        <location filename="../status_lights.py" line="93" />
         <source>Start failed: {0}</source>
         <translation>启动失败：{0}</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="100" />
+        <location filename="../status_lights.py" line="101" />
         <source>Error: {0}</source>
         <translation>故障（Error）：{0}</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="102" />
+        <location filename="../status_lights.py" line="103" />
         <source>Operational · {0} · recipe {1}</source>
         <translation>运行中 · {0} · 配方 {1}</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="116" />
+        <location filename="../status_lights.py" line="117" />
         <source>no frames</source>
         <translation>无图像帧</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="128" />
+        <location filename="../status_lights.py" line="129" />
         <source>not loaded</source>
         <translation>未加载</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="136" />
+        <location filename="../status_lights.py" line="140" />
         <source>none configured</source>
         <translation>未配置</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="138" />
+        <location filename="../status_lights.py" line="142" />
         <source>{0} ({1}): not running</source>
         <translation>{0}（{1}）：未运行</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="149" />
+        <location filename="../status_lights.py" line="153" />
         <source>{0} · {1:.1f} MB</source>
         <translation>{0} · {1:.1f} MB</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="151" />
+        <location filename="../status_lights.py" line="155" />
         <source>not open yet</source>
         <translation>尚未打开</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="163" />
+        <location filename="../status_lights.py" line="167" />
         <source>{0:.1f} GB free</source>
         <translation>可用 {0:.1f} GB</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="165" />
+        <location filename="../status_lights.py" line="169" />
         <source>images not saved</source>
         <translation>图像未保存</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="174" />
+        <location filename="../status_lights.py" line="179" />
+        <source>{0}: not running: {1}</source>
+        <translation>{0}：未运行：{1}</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="181" />
+        <source>{0}: loading</source>
+        <translation>{0}：加载中</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="183" />
+        <source>{0}: no part judged yet, {1} skipped</source>
+        <translation>{0}：尚未判定零件，跳过 {1} 个</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="186" />
+        <source>{0}: {1:.1f} % agree on {2} parts, {3} skipped</source>
+        <translation>{0}：{2} 个零件中 {1:.1f} % 一致，跳过 {3} 个</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="198" />
+        <source>per class: {0}</source>
+        <translation>各类别：{0}</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="206" />
         <source>server {0}, {1} client(s)</source>
         <translation>服务器 {0}，{1} 个客户端</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="178" />
+        <location filename="../status_lights.py" line="210" />
         <source>connected</source>
         <translation>已连接</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="178" />
+        <location filename="../status_lights.py" line="210" />
         <source>not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="182" />
+        <location filename="../status_lights.py" line="214" />
         <source>fault {0}</source>
         <translation>故障 {0}</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="186" />
+        <location filename="../status_lights.py" line="218" />
         <source>UNSECURED</source>
         <translation>未加密（不安全）</translation>
     </message>

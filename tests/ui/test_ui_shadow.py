@@ -1,0 +1,66 @@
+"""The window shows the shadow model's agreement with the live one (per verdict, per class), and its model
+switch is gated: a candidate that lets a reviewed defect pass is refused in the editor, audited."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from inspect_app.testing.const_models import write_brightness_release
+from inspect_app.testing.fakes import wait_until
+
+
+def test_the_shadow_light_shows_agreement_per_verdict_and_class(
+    harness: Any, make_config: Any, tmp_path: Path, qtbot: Any
+) -> None:
+    release = write_brightness_release(tmp_path / "models", "cand", "1.0.0", -1.0)  # FAILs every part
+    h = harness(make_config(shadow={"enabled": True, "release": str(release)}))
+    h.start()
+    w = h.window
+    assert wait_until(lambda: (s := h.station.shadow_status()) is not None and s.judged >= 6, 30)
+    w.tick()
+    qtbot.waitUntil(lambda: "agree on" in w.lights.text_of("shadow"), timeout=10_000)
+    text = w.lights.text_of("shadow")
+    # the script is 1 marked board in 3 (live FAIL on a short); the shadow FAILs all on a scratch
+    assert text.startswith("cand/1.0.0: ") and "PASS→FAIL" in text and "FAIL→PASS" not in text
+    assert "per class: " in text and "scratch 0 %" in text and "short 0 %" in text
+    assert dict((k, lvl) for k, lvl, _ in w.lights.items)["shadow"] == "warn"  # below the gate's 90 %
+    w.set_language("zh_CN")
+    w.tick()
+    qtbot.waitUntil(lambda: "一致" in w.lights.text_of("shadow"), timeout=10_000)
+    assert "影子模型" in [title.text() for _light, title, _text in w.lights.rows]
+    w.set_language("en")
+    h.stop()
+
+
+def test_no_shadow_light_without_a_shadow(harness: Any, qtbot: Any) -> None:
+    h = harness()
+    h.start()
+    h.wait_results(2)
+    h.window.tick()
+    assert h.window.lights.text_of("shadow") == ""
+    h.stop()
+
+
+def test_the_window_model_switch_refuses_a_candidate_that_misses_a_reviewed_defect(
+    harness: Any, qtbot: Any, rows: Any, engineer_password: str, tmp_path: Path
+) -> None:
+    blind = write_brightness_release(tmp_path / "models", "blind", "1.0.0", 2.0)  # never sees anything
+    h = harness()
+    h.start()
+    h.wait_results(4)
+    w = h.window
+    fails = "select id from inspections where verdict = 'FAIL' order by id limit 1"
+    qtbot.waitUntil(lambda: bool(rows(h.cfg, fails)), timeout=10_000)
+    fail_id = rows(h.cfg, fails)[0]["id"]
+    h.station.review(fail_id, "confirmed_defect", "quinn").result(timeout=10)
+    assert w.engineer_login("eve", engineer_password) is None
+    editor = w.open_recipe_editor()
+    editor.model_box.setCurrentText(str(blind))
+    editor.switch_button.click()  # the gate runs in a worker thread; the refusal comes back through the feed
+    qtbot.waitUntil(lambda: "promotion gate" in editor.message.text(), timeout=30_000)
+    assert "reviewed defects would PASS" in editor.message.text()
+    assert h.station.config.recipes["strict"].model == "fake"
+    refused = rows(h.cfg, "select who, target from audit where action = 'model.promote.refused'")
+    assert [(r["who"], r["target"]) for r in refused] == [("eve", "strict")]
+    h.stop()
