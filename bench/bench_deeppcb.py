@@ -40,6 +40,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--workers", type=int, default=0, help="ultralytics uses 0 on CPU whatever you pass")
     p.add_argument("--close-mosaic", type=int, default=None, help="default: ultralytics' 10")
+    p.add_argument(
+        "--no-deterministic",
+        dest="deterministic",
+        action="store_false",
+        help="let cuDNN pick its fastest (non-deterministic) kernels: accuracy pushes on a GPU",
+    )
     p.add_argument("--accelerator", default="cpu", choices=["cpu", "gpu"])
     p.add_argument(
         "--fraction", type=float, default=1.0, help="use this fraction of every split (train, val, test)"
@@ -63,7 +69,7 @@ def hyp(args: argparse.Namespace) -> dict[str, Any]:
         "batch": args.batch,
         "nbs": args.nbs,
         "seed": args.seed,
-        "deterministic": True,
+        "deterministic": args.deterministic,
     }
     if args.fraction < 1.0:
         h["fraction"] = [args.fraction] * 3  # per split: ultralytics applies a scalar to train only
