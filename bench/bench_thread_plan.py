@@ -106,7 +106,7 @@ def child(args: argparse.Namespace) -> int:
     os.sched_setaffinity(0, set(range(n)))
     models = dict(m.split("=", 1) for m in args.model)
     results: dict[str, dict[str, dict[str, float]]] = {p: {} for p in models}
-    for rnd in range(args.rounds):  # in turns: a noisy neighbour slows every variant alike
+    for _round in range(args.rounds):  # in turns: a noisy neighbour slows every variant alike
         for prec, path in models.items():
             for c in configs(n):
                 r = measure(path, c, args.seconds)
