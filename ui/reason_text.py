@@ -40,8 +40,10 @@ def error_title(code: str | None) -> str:
     return translate("Reasons", title) if title else (code or "")
 
 
-def reason_text(r: Mapping[str, Any]) -> str:
+def reason_text(r: Mapping[str, Any], shown_as: Mapping[str, str] | None = None) -> str:
+    """One stored reason as the operator reads it; ``shown_as`` maps a class to its display name."""
     code, cls, box, conf = r.get("code"), r.get("class_name"), r.get("box"), r.get("confidence")
+    cls = (shown_as or {}).get(cls, cls) if cls else cls
     if code in ("DEFECT", "COUNT_EXCEEDED") and cls and box and conf is not None:
         if code == "COUNT_EXCEEDED" and r.get("count") is None:
             return str(r.get("message", ""))  # written before counts were stored

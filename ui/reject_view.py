@@ -8,7 +8,7 @@ The dialog only collects the judgement and emits ``review_requested``; the windo
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
@@ -29,6 +29,7 @@ from PyQt6.QtWidgets import (
 
 from inspect_app.config import PolygonROI, RectROI
 from inspect_app.types import Verdict
+from ui.class_names import shown
 from ui.i18n import QT_TRANSLATE_NOOP, Retranslatable, translate
 from ui.overlay import Box, draw_inspection, fit_rect
 from ui.reason_text import reason_text
@@ -120,6 +121,7 @@ class RejectView(Retranslatable, QDialog):
         self.setStyleSheet("QPushButton { font-size: 16px; } QListWidget { font-size: 14px; }")
         self.inspection_id: int | None = None
         self.detail: dict[str, Any] = {}
+        self.shown_as: dict[str, str] = {}
         self.canvas = ImageCanvas()
         self.canvas.changed.connect(self._update_hint)
         self.header = QLabel()
@@ -172,21 +174,27 @@ class RejectView(Retranslatable, QDialog):
         self.retranslate()
 
     # ---------------------------------------------------------------- content
-    def load(self, detail: dict[str, Any], names: Sequence[str], roi: RectROI | PolygonROI | None) -> None:
+    def load(self, detail: dict[str, Any], names: Sequence[str], roi: RectROI | PolygonROI | None,
+             shown_as: Mapping[str, str] | None = None) -> None:
+        """``shown_as``: class -> the name the operator reads (the recipe's display_names); the review still
+        records the model's class name."""
         self.detail = detail
+        self.shown_as = dict(shown_as or {})
         row = detail["row"]
         self.inspection_id = int(row["id"])
         failing = {tuple(r["box"]) for r in detail["reasons"] if r.get("box")}
         boxes = [Box(d["class_name"], d["confidence"], (d["x1"], d["y1"], d["x2"], d["y2"]),
-                     tuple(round(v, 1) for v in (d["x1"], d["y1"], d["x2"], d["y2"])) in failing)
+                     tuple(round(v, 1) for v in (d["x1"], d["y1"], d["x2"], d["y2"])) in failing,
+                     label=self.shown_as.get(d["class_name"]))
                  for d in detail["detections"]]
         note = translate("RejectView", "Image {0}").format(detail.get("image_note") or "")
         self.canvas.set_content(detail.get("image"), boxes, names, roi, note)
-        current = self.class_box.currentText()
+        current = self.class_box.currentData()
         self.class_box.clear()
-        self.class_box.addItems(list(names))
+        for name in names:
+            self.class_box.addItem(shown(name, self.shown_as), name)
         if current in names:
-            self.class_box.setCurrentText(current)
+            self.class_box.setCurrentIndex(list(names).index(current))
         self.status.clear()
         self.note.clear()
         self.retranslate()
@@ -200,7 +208,7 @@ class RejectView(Retranslatable, QDialog):
         for r in self.detail.get("reviews", []):
             when = time.strftime("%m-%d %H:%M", time.localtime(r["epoch"]))
             what = translate("RejectView", KINDS.get(r["kind"], r["kind"]))
-            cls = f" {r['class_name']}" if r.get("class_name") else ""
+            cls = f" {shown(r['class_name'], self.shown_as)}" if r.get("class_name") else ""
             note = f" — {r['note']}" if r.get("note") else ""
             self.reviews.addItem(f"{when} {r['who']}: {what}{cls}{note}")
 
@@ -233,7 +241,7 @@ class RejectView(Retranslatable, QDialog):
         ]))
         self.reasons.clear()
         for r in self.detail["reasons"]:
-            self.reasons.addItem(reason_text(r))
+            self.reasons.addItem(reason_text(r, self.shown_as))
         if not self.detail["reasons"]:
             self.reasons.addItem(translate("RejectView", "(no reasons: the part passed)"))
         self._fill_reviews()
@@ -244,7 +252,7 @@ class RejectView(Retranslatable, QDialog):
             text = translate("RejectView", "Box drawn: choose its class, then press “Missed defect”.")
         elif c.selected is not None:
             text = translate("RejectView", "Selected: {0}. The buttons judge this detection only.").format(
-                c.boxes[c.selected].class_name)
+                shown(c.boxes[c.selected].class_name, self.shown_as))
         else:
             text = translate("RejectView", "Click a box to judge one detection (else the whole part); "
                                            "drag on the image to draw a defect the model missed.")
@@ -259,7 +267,7 @@ class RejectView(Retranslatable, QDialog):
         if kind == "missed_defect":
             if c.drawn is None:
                 return
-            cls, box = self.class_box.currentText(), c.drawn
+            cls, box = self.class_box.currentData(), c.drawn
         elif c.selected is not None:
             cls, box = c.boxes[c.selected].class_name, c.boxes[c.selected].xyxy
         else:

@@ -234,8 +234,9 @@ class WindowActions:
         if view is None:
             return
         if kind == "detail":
-            names, roi = self.names_and_roi(payload["row"].get("recipe"))
-            view.load(payload, names, roi)
+            recipe = payload["row"].get("recipe")
+            names, roi = self.names_and_roi(recipe)
+            view.load(payload, names, roi, self.shown_names(recipe))
             view.show()
             view.raise_()
         elif kind == "reviews" and payload["id"] == view.inspection_id:

@@ -178,3 +178,36 @@ def test_engineer_sets_a_recipes_camera_settings_in_the_editor(
     editor.features.setText("no equals sign")
     editor.apply_button.click()
     assert "Name=value" in editor.message.text()
+
+
+def test_review_dialog_shows_display_names_and_records_model_class_names(
+    harness: Any, make_config: Any, qtbot: Any, rows: Any
+) -> None:
+    names = {"zh_CN": {"short": "短路", "pit": "凹坑"}}
+    strict = {"model": "fake", "min_conf": 0.5, "roi": {"kind": "rect", "xyxy": [5, 5, 310, 230]},
+              "display_names": names}
+    h = harness(make_config(recipes={"strict": strict}), max_parts=9)
+    h.start()
+    h.wait_results(9)
+    w = h.window
+    w.set_language("zh_CN")
+    w.refresh()
+    qtbot.waitUntil(lambda: w.gallery.count() == 3, timeout=10_000)
+    rect = w.gallery.visualItemRect(w.gallery.item(0))
+    qtbot.mouseClick(w.gallery.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: w._reject_view is not None and w._reject_view.canvas.image is not None,
+                    timeout=10_000)
+    view = w._reject_view
+    # the operator reads the recipe's names: on the box, in the reasons and in the class list
+    assert [(b.class_name, b.label) for b in view.canvas.boxes] == [("short", "短路")]
+    assert view.reasons.item(0).text().startswith("短路")
+    shown = [view.class_box.itemText(i) for i in range(view.class_box.count())]
+    assert "凹坑" in shown and "pit" not in shown
+    # ...and the review stores the model's class name, which datasets and retraining read
+    qtbot.mousePress(view.canvas, Qt.MouseButton.LeftButton, pos=image_point(view, 100, 100))
+    qtbot.mouseRelease(view.canvas, Qt.MouseButton.LeftButton, pos=image_point(view, 160, 140))
+    view.class_box.setCurrentIndex(shown.index("凹坑"))
+    view.buttons["missed_defect"].click()
+    qtbot.waitUntil(lambda: view.reviews.count() == 1, timeout=10_000)
+    assert [r["class_name"] for r in rows(h.cfg, "select * from reviews")] == ["pit"]
+    assert "凹坑" in view.reviews.item(0).text()
