@@ -147,6 +147,10 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     rel.add_argument("--state-dir", type=Path, default=Path("var"))
     rel.set_defaults(func=cmd_models_release)
 
+    from training.retrain import add_retrain_arguments
+
+    add_retrain_arguments(sub)
+
 
 def _models_group(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     """The station's ``models`` group (``inspect_app.cli_models``), to which ``release`` is added."""

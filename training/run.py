@@ -62,6 +62,9 @@ class TrainConfig:
     save_period: int = -1  # also keep checkpoints/epoch<N>.ckpt every N epochs
     # convolutions in NHWC: 20-30 % faster training steps on this CPU (oneDNN); exported files are NCHW
     channels_last: bool = True
+    # a wall-clock limit ("DD:HH:MM:SS", Lightning's Trainer max_time); None: train every epoch. retrain uses
+    # it for its --budget; the run ends after the batch that crosses it, with its checkpoints and best.pt
+    max_time: str | None = None
 
     def hyp_overrides(self) -> dict[str, Any]:
         return {**self.hyp, "data": str(self.data), "model": str(self.model)}
@@ -375,6 +378,7 @@ def train(cfg: TrainConfig, resume: Path | None = None, spec: DataSpec | None = 
         num_nodes=topts["num_nodes"],
         precision=topts["precision"],
         max_epochs=int(module.hyp.epochs),
+        max_time=cfg.max_time,
         logger=[
             CSVLogger(out, name="csv", version=""),
             TensorBoardLogger(out, name="tensorboard", version="", default_hp_metric=False),

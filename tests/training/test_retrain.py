@@ -1,0 +1,78 @@
+"""``inspect-app retrain`` end to end on a tiny model: a real station's reviewed history merged with the live
+model's training data, one epoch fine-tuned from the live release, released, the gate run in dry run; the
+same command again keeps every step done. Slow: it trains and evaluates (about a minute on 2 cores)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inspect_app.cli import main
+from inspect_app.config import load_config
+from inspect_app.releases import ReleaseRegistry
+from inspect_app.station import Station
+from inspect_app.store.read import ResultsReader
+from inspect_app.testing.fakes import ScriptedSource
+
+
+@pytest.mark.slow
+def test_retrain_from_reviews_to_a_gated_candidate(
+    tmp_path: Path, tiny_release: Path, scenes_yaml: Path,
+    test_images: Callable[[int, int], list[np.ndarray]], capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    models = tmp_path / "models"
+    shutil.copytree(tiny_release, models / "tiny" / "0.1.0")
+    ReleaseRegistry(models).set_default("tiny/0.1.0")
+    toml = tmp_path / "station.toml"
+    toml.write_text(
+        'state_dir = "state"\nactive_recipe = "r"\n[trigger]\nmode = "software"\nqueue_size = 64\n'
+        '[detector]\nbackend = "onnxruntime"\nthreads = 2\nprecision = "f32"\n'
+        '[store]\nsave_pass_every = 1\ncommit_interval_ms = 5\nimage_format = "png"\n'
+        '[recipes.r]\nmodel = "models/tiny/0.1.0"\nmin_conf = 0.3\n'
+    )
+    cfg = load_config(toml)
+    script = test_images(12, 21)
+    st = Station(cfg, source=ScriptedSource(script))
+    st.start()
+    for i in range(len(script)):
+        st.trigger(f"t{i:02d}")
+    assert st.wait_for_results(len(script), timeout=60)
+    with ResultsReader(tmp_path / "state" / "results.db") as r:
+        recs = r.recent(100)
+    fails = [x.id for x in recs if x.verdict == "FAIL"]
+    passes = [x.id for x in recs if x.verdict == "PASS"]
+    assert fails and passes
+    for iid in fails[:3]:
+        st.review(iid, "confirmed_defect", "quinn")
+    st.review(passes[0], "missed_defect", "quinn", class_name="pit", box=(5, 5, 25, 25)).result(timeout=10)
+    st.stop()
+
+    args = ["retrain", "--state-dir", str(tmp_path / "state"), "--root", str(models), "--config", str(toml),
+            "--data", str(scenes_yaml), "--epochs", "1", "--batch", "8", "--threads", "2", "--budget", "10m"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    for i, step in enumerate(("export reviews", "merge data", "fine-tune", "release", "gate (dry run)"), 1):
+        assert f"[{i}/5] {step}: " in out
+    assert "wrote 4 reviewed images" in out
+    assert "gate PASSED: tiny/0.1.0-rt1" in out or "gate REFUSED: tiny/0.1.0-rt1" in out
+    assert "inspect-app models promote tiny/0.1.0-rt1" in out and "[shadow]" in out
+    manifest = json.loads((models / "tiny" / "0.1.0-rt1" / "manifest.json").read_text())
+    retrain = manifest["retrain"]
+    assert retrain["live"] == "tiny/0.1.0"
+    assert retrain["reviews"]["fingerprint"].startswith("sha256:")
+    assert retrain["live_data"]["fingerprint"].startswith("sha256:")
+    assert retrain["merged"]["fingerprint"] not in (retrain["reviews"]["fingerprint"],
+                                                    retrain["live_data"]["fingerprint"])  # fmt: skip
+    assert "test" in manifest["metrics"]  # the live model's test split, so the gate compares
+    assert ReleaseRegistry(models).default_ref() == "tiny/0.1.0"  # a retrain never promotes
+
+    # the same command again (as after an interruption): every step done is kept
+    assert main([*args, "--version", "0.1.0-rt1"]) == 0
+    again = capsys.readouterr().out
+    for i in (1, 3, 4):
+        assert f"[{i}/5] {('export reviews', '', 'fine-tune', 'release')[i - 1]}: kept from before" in again
