@@ -35,6 +35,7 @@ def build_detectors(config: StationConfig) -> dict[str, Detector]:
                 file=config.detector.file,
                 precision=config.detector.precision,
                 allow_bf16=config.detector.allow_bf16,
+                streams=config.detector.streams,
             )
         except ModelError as exc:
             for d in detectors.values():

@@ -115,7 +115,11 @@ class TriggerConfig(_Strict):
 
 class DetectorConfig(_Strict):
     backend: Literal["onnxruntime", "openvino", "ultralytics"] = "openvino"
-    threads: int = Field(2, ge=1, le=256)
+    threads: int | None = Field(
+        None, ge=1, le=256,
+        description="inference threads; unset: the thread plan for the cores the station may use (all of "
+        "1-2, one fewer from 3 on, at most 8; inspect_app/detector/threads.py)",
+    )  # fmt: skip
     iou: Fraction = 0.7
     file: str | None = Field(None, description="file in the model directory; default by backend")
     precision: Literal["auto", "f32", "bf16", "int8"] = Field(
@@ -127,6 +131,19 @@ class DetectorConfig(_Strict):
         False,
         description="let auto choose bf16 (confidences move by up to ~0.01): the recipe owner's consent",
     )
+    streams: int = Field(
+        1, ge=1, le=64,
+        description="OpenVINO streams: > 1 runs that many parts' inferences side by side on a share of the "
+        "threads each, more parts per second and a longer wait for each (free-run lines); 1 = latency",
+    )  # fmt: skip
+
+    @field_validator("streams")
+    @classmethod
+    def _streams_runtime(cls, v: int, info: ValidationInfo) -> int:
+        backend = info.data.get("backend")
+        if v > 1 and backend != "openvino":
+            raise ValueError(f"streams > 1 needs backend = \"openvino\" (backend is \"{backend}\")")
+        return v
 
     @field_validator("precision")
     @classmethod
@@ -249,10 +266,11 @@ class StoreConfig(_Strict):
 
 class PipelineConfig(_Strict):
     detect_queue: int = Field(4, ge=1, le=1000)
-    in_flight: int = Field(
-        2, ge=1, le=4,
+    in_flight: int | None = Field(
+        None, ge=1, le=4,
         description="parts whose inference may run at once in the detect stage (OpenVINO): the next waiting "
-        "part starts while the previous one is post-processed and decided; 1 = one part at a time",
+        "part starts while the previous one is post-processed and decided; 1 = one part at a time; unset: "
+        "the thread plan's (every request the detector has: 2, or streams + 1; 1 on a single core)",
     )  # fmt: skip
     stall_timeout_s: float = Field(
         10.0, gt=0, le=600, description="a stage busy longer than this puts Error"

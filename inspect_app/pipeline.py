@@ -6,7 +6,8 @@ thread; signal runs only after the row is committed. See ``stages.py`` for the b
 
 Parts in flight: with a detector that can run inference in the background (``begin``: OpenVINO), the detect
 worker starts the next waiting part's inference before it post-processes and decides the previous one, so
-the runtime never waits for Python between two parts (``pipeline.in_flight``, at most 2 by default). A part
+the runtime never waits for Python between two parts (``pipeline.in_flight``; unset, every request the
+detector has: 2, or streams + 1 with OpenVINO streams; one at a time on a single core). A part
 is begun only if it is already waiting: a lone part is finished at once, as before. Results still leave in
 the order the parts came; the supervisor sees the oldest part in flight as the one in hand.
 """
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from inspect_app.detector.threads import plan
 from inspect_app.protocols import CorruptFrame, Detector, FrameSource, SourceError, SourceExhausted
 from inspect_app.rules import ROI_OUTSIDE_IMAGE, RecipeRules, not_inspected
 from inspect_app.stages import StageMonitor, StageTimes
@@ -260,10 +262,12 @@ class _InFlight:
 class DetectWorker:
     """Runs the recipe's model and rules on each acquired frame and submits the inspection."""
 
-    def __init__(self, host: PipelineHost, inbox: queue.Queue, in_flight: int = 1) -> None:
+    def __init__(self, host: PipelineHost, inbox: queue.Queue, in_flight: int | None = 1) -> None:
         self.host = host
         self.inbox = inbox
-        self.in_flight = max(1, in_flight)
+        # None: the thread plan's, from the cores this process may use, up to every request the detector has
+        self._planned = in_flight is None
+        self.in_flight = plan().in_flight if in_flight is None else max(1, in_flight)
         self.monitor = StageMonitor("detect")
         self._flight: deque[_InFlight] = deque()
         # guards the flight list and every submit: a part is either submitted here or handed to abandon()
@@ -304,7 +308,10 @@ class DetectWorker:
             return [e.item for e in self._flight]
 
     def _depth(self, entry: _InFlight) -> int:
-        return min(self.in_flight, getattr(entry.model, "slots", 1))
+        slots = getattr(entry.model, "slots", 1)
+        if self._planned and self.in_flight > 1:
+            return slots  # OpenVINO: 2 requests, or streams + 1 so that every stream computes
+        return min(self.in_flight, slots)
 
     def _begin(self, item: Acquired) -> None:
         """Rules, model and the start of inference; any failure is kept and recorded in the part's turn."""

@@ -193,7 +193,10 @@ class StationAdmin:
         from inspect_app.detector import load_detector
 
         c = self.config.detector
-        det = load_detector(model_dir, c.backend, c.threads, file=c.file)
+        det = load_detector(
+            model_dir, c.backend, c.threads, file=c.file, precision=c.precision, allow_bf16=c.allow_bf16,
+            streams=c.streams,
+        )  # fmt: skip
         det.warmup()
         return det
 

@@ -9,14 +9,17 @@ torch) can still use the others.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from inspect_app.detector.precision import PrecisionChoice, candidates, choose
+from inspect_app.detector.threads import ThreadPlan, plan
 from inspect_app.model_release import ModelError, Release, load_release, verify_onnx_shape
 from inspect_app.protocols import Detector
+from inspect_app.types import Detection
 
 BACKENDS = ("onnxruntime", "openvino", "ultralytics")
 DEFAULT_FILE = {"onnxruntime": "model.onnx", "openvino": "model.onnx", "ultralytics": "model.pt"}
@@ -29,25 +32,36 @@ __all__ = [
     "Detector",
     "ModelError",
     "PrecisionChoice",
+    "ThreadPlan",
     "WarmDetector",
     "load_detector",
+    "plan",
 ]
 
 log = logging.getLogger(__name__)
 
 
 class WarmDetector(Detector, Protocol):
-    """What load_detector returns: a Detector that can also be warmed up before the first part."""
+    """What load_detector returns: a Detector that can also be warmed up before the first part, and run
+    many images for throughput (replays, evaluations)."""
 
     threads: int
 
     def warmup(self) -> None: ...
 
+    def detect_many(
+        self, images: Iterable[np.ndarray], conf: float, iou: float, multi_label: bool = False
+    ) -> Iterator[list[Detection]]:
+        """Detections of each image, in order; OpenVINO keeps several inferences in flight (on every stream
+        with ``streams`` > 1), the others run one image after another. ``multi_label``: the validator's
+        decode, for measuring mAP."""
+        ...
+
 
 def load_detector(
     model_dir: str | Path,
     backend: str,
-    threads: int,
+    threads: int | None,
     file: str | None = None,
     precision: str = "f32",
     *,
@@ -58,8 +72,9 @@ def load_detector(
 
     ``precision``: ``f32``, ``bf16`` (OpenVINO; f32 where the CPU has no bf16 units), ``int8`` (OpenVINO,
     the release's int8 model) or ``auto`` (the fastest on this CPU of those offered, timed now; bf16 only
-    with ``allow_bf16``; the choice is in ``precision_choice`` and ``info.precision``). ``streams`` > 1:
-    OpenVINO's throughput mode, for replays and evaluations.
+    with ``allow_bf16``; the choice is in ``precision_choice`` and ``info.precision``). ``threads`` None:
+    the thread plan for the cores this process may use (``threads.plan``). ``streams`` > 1: OpenVINO's
+    throughput mode, for replays and evaluations (``plan().throughput_streams`` with ``detect_many``).
 
     Raises ModelError for anything wrong with the release or the model file (missing, tampered, not a
     model, wrong shape); the message is meant for the operator. Call ``warmup()`` before the first part.
@@ -68,6 +83,8 @@ def load_detector(
         raise ModelError(f"unknown detector backend '{backend}' (choose one of: {', '.join(BACKENDS)})")
     if precision not in PRECISIONS:
         raise ModelError(f"unknown precision '{precision}' (choose one of: {', '.join(PRECISIONS)})")
+    if threads is None:
+        threads = plan().threads
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
     if precision in ("bf16", "int8") and backend != "openvino":

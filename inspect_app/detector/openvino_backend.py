@@ -64,7 +64,7 @@ class OpenVinoDetector(ArrayDetector):
         except Exception as exc:
             raise ModelError(f"{path}: OpenVINO cannot load the model: {_first_line(exc)}") from exc
         # one more request than streams: the next part is prepared while every stream computes
-        self.slots = max(1, slots, streams)
+        self.slots = max(1, slots, streams + 1 if streams > 1 else 1)
         self._free = deque(self._compiled.create_infer_request() for _ in range(self.slots))
         self.threads = threads
         self.streams = streams
@@ -78,6 +78,8 @@ class OpenVinoDetector(ArrayDetector):
         return np.ascontiguousarray(padded[None]), lb
 
     def _start(self, blob: np.ndarray):
+        if self._compiled is None:
+            raise RuntimeError("the detector is closed")
         if not self._free:
             raise RuntimeError(f"all {self.slots} inference requests are in flight; finish one first")
         request = self._free.popleft()

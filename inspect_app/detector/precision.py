@@ -4,7 +4,7 @@ fastest.
 Which precision is fastest depends on the CPU, not on the model: bf16 is 1.7x faster than f32 on a CPU with
 bf16 units and slower without them (OpenVINO then emulates it), and int8 gains most where the CPU has VNNI.
 So the station measures instead of guessing: every candidate is compiled and warmed, then timed in
-interleaved rounds (a noisy neighbour slows them all alike) on the same input for a second or so, and the
+interleaved rounds (a noisy neighbour slows them all alike) on the same input for half a second, and the
 median decides. A less exact precision must beat the more exact one by ``MARGIN`` to be chosen: within the
 noise, the model as validated wins.
 
@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 
 ORDER = ("f32", "bf16", "int8")  # most exact first
 MARGIN = 0.05  # a less exact precision must be this much faster
-BUDGET_S = 1.0  # timing only; compiling the candidates comes on top
-MIN_ROUNDS, MAX_ROUNDS = 10, 40
+BUDGET_S = 0.5  # timing only; compiling the candidates (int8: ~1 s) comes on top
+MIN_ROUNDS, MAX_ROUNDS = 10, 30
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ in the full pipeline before export, and as the reference the exported models are
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -68,6 +69,15 @@ class UltralyticsDetector:
             )
             for b, s, c in zip(xyxy, confs, classes, strict=True)
         ]
+
+    def detect_many(
+        self, images: Iterable[np.ndarray], conf: float, iou: float, multi_label: bool = False
+    ) -> Iterator[list[Detection]]:
+        """One image after another (the development backend has no requests in flight)."""
+        if multi_label:
+            raise ValueError("the ultralytics backend decodes one label per box; measure mAP with YOLO.val()")
+        for image in images:
+            yield self.detect(image, conf, iou)
 
     def warmup(self) -> None:
         h, w = self.info.imgsz

@@ -1,0 +1,200 @@
+"""The thread plan (issue 13): inference threads, parts in flight and throughput streams from the cores the
+station may use; and the batch API (``detect_many``) of every backend, the one replays and evaluations use."""
+
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inspect_app.config import ConfigError, RecipeConfig, parse_config
+from inspect_app.detector import load_detector
+from inspect_app.detector.threads import ThreadPlan, available_cores, plan
+from inspect_app.pipeline import Acquired, DetectWorker, stop_marker
+from inspect_app.rules import RecipeRules
+from inspect_app.testing.fakes import ScriptedDetector, part_image
+from inspect_app.types import Frame, PartRequest
+
+
+def test_plan_by_core_count() -> None:
+    got = {
+        n: (p.threads, p.in_flight, p.throughput_streams) for n in (1, 2, 3, 4, 8, 16, 64) for p in [plan(n)]
+    }
+    assert got == {
+        1: (1, 1, 1),  # nothing to overlap with
+        2: (2, 2, 2),  # the model gets both cores; replays run a stream per core
+        3: (2, 2, 1),
+        4: (3, 2, 2),  # one core stays free for acquisition, NMS, the store, OPC UA and the window
+        8: (7, 2, 4),
+        16: (8, 2, 8),  # past 8 threads the model hardly gets faster: more cores go to streams
+        64: (8, 2, 32),
+    }
+    assert plan() == plan(available_cores())
+    assert "2 inference threads" in plan(2).line()
+
+
+def test_plan_follows_the_cpus_the_process_may_use() -> None:
+    code = (
+        "import os; os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:1]);"
+        "from inspect_app.detector.threads import plan; print(plan().threads, plan().in_flight)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert out.stdout.split() == ["1", "1"]  # taskset -c 0 on any machine: one core
+
+
+def test_unset_threads_follow_the_plan(tiny_release: Path) -> None:
+    cfg = parse_config({"recipes": {"r": {"model": str(tiny_release)}}, "active_recipe": "r"})
+    assert cfg.detector.threads is None and cfg.pipeline.in_flight is None and cfg.detector.streams == 1
+    for backend in ("openvino", "onnxruntime"):
+        det = load_detector(tiny_release, backend, cfg.detector.threads)
+        assert det.threads == plan().threads
+        det.close()
+    ov = load_detector(tiny_release, "openvino", None)
+    assert ov.get_property("INFERENCE_NUM_THREADS") == plan().threads  # type: ignore[attr-defined]
+    ov.close()
+
+
+def test_streams_need_openvino() -> None:
+    base = {"recipes": {"r": {"model": "m"}}, "active_recipe": "r"}
+    with pytest.raises(ConfigError, match=r"detector\.streams: .*streams > 1 needs backend"):
+        parse_config({**base, "detector": {"backend": "onnxruntime", "streams": 2}})
+    assert parse_config({**base, "detector": {"streams": 2}}).detector.streams == 2
+
+
+def test_a_stream_more_request_than_streams(tiny_release: Path) -> None:
+    one = load_detector(tiny_release, "openvino", 2, precision="f32")
+    two = load_detector(tiny_release, "openvino", 2, precision="f32", streams=2)
+    assert one.slots == 2 and two.slots == 3  # type: ignore[attr-defined]
+    assert int(two.get_property("NUM_STREAMS")) == 2  # type: ignore[attr-defined]
+
+
+class _Counting:
+    """A background detector that records how many parts were begun and not yet finished at once."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        self.inner = ScriptedDetector()
+        self.info = self.inner.info
+        self.open = self.most = 0
+
+    def begin(self, image: np.ndarray, conf: float, iou: float) -> object:
+        self.open += 1
+        self.most = max(self.most, self.open)
+        outer = self
+
+        class _Pending:
+            def result(self) -> list:
+                outer.open -= 1
+                return outer.inner.detect(image, conf, iou)
+
+        return _Pending()
+
+    def detect(self, image: np.ndarray, conf: float, iou: float) -> list:
+        return self.inner.detect(image, conf, iou)
+
+    def close(self) -> None: ...
+
+
+class _Host:
+    station_name = "t"
+    iou = 0.7
+
+    def __init__(self, det: _Counting) -> None:
+        self.det = det
+        self.rules = RecipeRules("r", RecipeConfig(model="fake", min_conf=0.5), det.info.names)
+        self.submitted: list[str] = []
+
+    def submit(self, inspection) -> None:  # type: ignore[no-untyped-def]
+        self.submitted.append(inspection.part_id)
+
+    def rules_for(self, recipe: str) -> RecipeRules:
+        return self.rules
+
+    def detector_for(self, recipe: str) -> _Counting:
+        return self.det
+
+    def on_detector_error(self, part_id: str, exc: Exception) -> None: ...
+    def on_roi_problem(self, message: str, shape: tuple[int, int]) -> None: ...
+    def on_worker_fault(self, stage: str, part_id: str, exc: BaseException) -> None: ...
+
+
+@pytest.mark.parametrize(("in_flight", "slots"), [(None, 3), (None, 2), (2, 3), (1, 3)])
+def test_planned_in_flight_fills_every_request(in_flight: int | None, slots: int) -> None:
+    det = _Counting(slots)
+    host = _Host(det)
+    inbox: queue.Queue = queue.Queue()
+    for i in range(8):
+        now = time.monotonic()
+        request = PartRequest(f"p{i}", i + 1, "software", time.time(), now, "r")
+        inbox.put(Acquired(request, Frame(i + 1, part_image(False), "t", time.time(), now), now))
+    inbox.put(stop_marker())
+    worker = DetectWorker(host, inbox, in_flight=in_flight)  # type: ignore[arg-type]
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert host.submitted == [f"p{i}" for i in range(8)]
+    if in_flight is None:
+        want = slots if plan().in_flight > 1 else 0  # a single core begins nothing ahead
+    else:
+        want = 0 if in_flight == 1 else min(in_flight, slots)
+    assert det.most == want
+
+
+def _same(got: list, expected: list) -> None:
+    assert [[d.class_id for d in ds] for ds in got] == [[d.class_id for d in ds] for ds in expected]
+    for ds, es in zip(got, expected, strict=True):
+        for d, e in zip(ds, es, strict=True):
+            assert np.allclose(d.box, e.box, atol=0.05) and abs(d.confidence - e.confidence) < 1e-3
+
+
+@pytest.mark.parametrize(
+    ("backend", "streams"), [("onnxruntime", 1), ("openvino", 1), ("openvino", 2), ("ultralytics", 1)]
+)
+def test_detect_many_is_detect_in_order(
+    tiny_release: Path,
+    test_images: Callable[[int, int], list[np.ndarray]],
+    backend: str,
+    streams: int,
+) -> None:
+    imgs = test_images(7, 61)
+    det = load_detector(tiny_release, backend, 2, streams=streams)
+    expected = [det.detect(img, 0.2, 0.7) for img in imgs]
+    assert sum(map(len, expected)) > 0  # the test compares something
+    _same(list(det.detect_many(iter(imgs), 0.2, 0.7)), expected)
+    # a caller that stops early gives the requests back: the detector still runs every part afterwards
+    many = det.detect_many(imgs, 0.2, 0.7)
+    next(many)
+    many.close()
+    _same(list(det.detect_many(imgs, 0.2, 0.7)), expected)
+    det.close()
+
+
+def test_detect_many_multi_label_is_the_validators_decode(
+    tiny_release: Path, test_images: Callable[[int, int], list[np.ndarray]]
+) -> None:
+    imgs = test_images(3, 62)
+    det = load_detector(tiny_release, "onnxruntime", 2)
+    single = list(det.detect_many(imgs, 0.01, 0.7))
+    multi = list(det.detect_many(imgs, 0.01, 0.7, multi_label=True))
+    assert sum(map(len, multi)) >= sum(map(len, single)) > 0
+    ultra = load_detector(tiny_release, "ultralytics", 2)
+    with pytest.raises(ValueError, match="one label per box"):
+        list(ultra.detect_many(imgs, 0.01, 0.7, multi_label=True))
+
+
+def test_thread_plan_is_a_frozen_value() -> None:
+    p = plan(4)
+    assert isinstance(p, ThreadPlan) and p.as_dict() == {
+        "cores": 4, "threads": 3, "in_flight": 2, "throughput_streams": 2,
+    }  # fmt: skip
+    with pytest.raises(AttributeError):
+        p.threads = 1  # type: ignore[misc]
+    assert os.cpu_count()
