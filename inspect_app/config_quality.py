@@ -6,7 +6,7 @@ Kept apart from ``config.py`` (which includes them) so that the quality engineer
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -24,6 +24,10 @@ class ShadowConfig(_Strict):
 
     enabled: bool = False
     release: str | None = Field(None, description="the candidate's release directory (models/NAME/VERSION)")
+    backend: Literal["onnxruntime", "openvino"] = Field(
+        "onnxruntime", description="the shadow's runtime: onnxruntime with one thread computes in the "
+        "shadow's own (lowered-priority) thread; OpenVINO's worker threads are shared with the live model's",
+    )  # fmt: skip
     threads: int = Field(1, ge=1, le=64, description="inference threads of the shadow model")
     nice: int = Field(10, ge=0, le=19, description="added to the shadow thread's OS niceness (Linux)")
     skip_when_busy: bool = Field(

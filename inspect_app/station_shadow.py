@@ -52,11 +52,11 @@ class StationShadow:
     def _load_shadow_detector(self) -> Detector:
         from inspect_app.detector import load_detector
 
-        c, s = self.config.detector, self.config.shadow
+        s = self.config.shadow
         assert s.release is not None
         # the shadow's precision is f32 unless the candidate is timed like the live one: "auto" would time
         # every precision at start, competing with the live model for the CPU it must not take
-        det = load_detector(s.release, c.backend, s.threads, file=c.file)
+        det = load_detector(s.release, s.backend, s.threads)
         det.warmup()
         return det
 
