@@ -144,6 +144,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
     audit_promotion(db, args.who, "model.promote", old, ref, result, args.reason, forced=forced)
     print(f"default model is now {ref}{' (FORCED past the gate)' if forced else ''} ({reg.root / POINTER}); "
           f"previous: {old or 'none'} (inspect-app models rollback)")  # fmt: skip
+    _apply_live(args, reg, old, ref)
     return 0
 
 
@@ -163,4 +164,24 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     audit_promotion(args.state_dir / cfg.store.db, args.who, "model.rollback", current, previous, None,
                     args.reason)  # fmt: skip
     print(f"default model is now {previous} (rolled back from {current})")
+    _apply_live(args, reg, current, previous)
     return 0
+
+
+def _apply_live(args: argparse.Namespace, reg: ReleaseRegistry, old: str | None, new: str) -> None:
+    """A station running on ``--state-dir`` switches the recipes that run ``old`` to ``new`` now (audited
+    there as model switches; the OPC UA server tells MES); otherwise the default applies at its next start."""
+    from inspect_app.control import SOCKET_NAME, send
+
+    if old is None or old == new or not (args.state_dir / SOCKET_NAME).exists():
+        print(f"no station is running on {args.state_dir}: {new} applies from its next start")
+        return
+    reply = send(args.state_dir, {"cmd": "promote", "from": str(reg.path(old)), "to": str(reg.path(new)),
+                                  "who": args.who}, timeout=120)  # fmt: skip
+    if not reply.get("ok"):
+        print(f"the running station did not switch: {reply.get('error')}; {new} applies from its next start",
+              file=sys.stderr)  # fmt: skip
+    elif reply.get("switched"):
+        print(f"the running station switched recipe(s) {', '.join(reply['switched'])} to {new}")
+    else:
+        print(f"the running station has no recipe on {old}: nothing switched now")

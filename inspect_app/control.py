@@ -5,7 +5,9 @@ can write there can drive it. The state dir's lock (``state_dir_lock``) makes th
 alone: a stale socket left by a killed station is replaced at start, and at stop the socket is removed only
 if it is still the one this server made. One JSON object per line in, one per line out:
 ``{"cmd": "trigger", "part_id": "A-17"}``, ``{"cmd": "recipe", "name": "pcb-b", "who": "alice"}``,
-``{"cmd": "reset"}``, ``{"cmd": "status"}``.
+``{"cmd": "reset"}``, ``{"cmd": "status"}``, and ``{"cmd": "promote", "from": DIR, "to": DIR, "who": ...}``
+(``models promote`` / ``rollback``, after their gate: every recipe running the release in ``from`` switches
+to ``to`` from the next part, audited as a model switch).
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from inspect_app.health import HealthSnapshot
+from inspect_app.model_release import ModelError
+from inspect_app.rules import RecipeError
 from inspect_app.station import NotRunning, Station
+from inspect_app.store.schema import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,8 @@ def handle(station: Station, request: dict[str, Any], health: HealthProbe | None
             return {"ok": True, "recipe": station.recipe}
         if cmd == "reset":
             return {"ok": station.reset(who=str(request.get("who", "cli"))), "state": str(station.state)}
+        if cmd == "promote":
+            return {"ok": True, "switched": _promote(station, request)}
         if cmd == "status":
             snapshot = (health() if health else None) or station.health()
             return {
@@ -57,7 +64,20 @@ def handle(station: Station, request: dict[str, Any], health: HealthProbe | None
             }
     except (KeyError, NotRunning) as exc:
         return {"ok": False, "error": str(exc).strip("'\"")}
+    except (ModelError, RecipeError, StoreError) as exc:
+        return {"ok": False, "error": str(exc)}
     return {"ok": False, "error": f"unknown command {cmd!r}"}
+
+
+def _promote(station: Station, request: dict[str, Any]) -> list[str]:
+    old, new = Path(str(request["from"])).resolve(), Path(str(request["to"])).resolve()
+    who = str(request.get("who", "cli"))
+    switched = []
+    for name, recipe in list(station.config.recipes.items()):
+        if Path(recipe.model).resolve() == old:
+            station.switch_model(name, new, who).result(timeout=30)
+            switched.append(name)
+    return switched
 
 
 class ControlServer:

@@ -182,3 +182,30 @@ def test_gate_checks_each_rule() -> None:
     assert "at least 10 needed" in evaluate_gate(few, cfg).failed()[0].detail
     worse = GateEvidence("c/1", "l/1", good, 20, 20, "replay", {"mAP50": 0.9}, {"mAP50": 0.88})
     assert [c.name for c in evaluate_gate(worse, cfg).failed()] == ["test mAP50"]
+
+
+def test_promote_and_rollback_switch_a_running_station(
+    line: tuple[Path, StationConfig, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from inspect_app.control import SOCKET_NAME, ControlServer
+    from inspect_app.testing.fakes import ScriptedSource
+
+    toml, cfg, models = line
+    common = ["--root", str(models), "--state-dir", str(cfg.state_dir), "--config", str(toml)]
+    common += ["--who", "erin"]
+    st = Station(cfg, source=ScriptedSource([gray_image(100)], loop=True))
+    st.start()
+    control = ControlServer(st, Path(cfg.state_dir) / SOCKET_NAME)
+    control.start()
+    try:
+        assert main(["models", "promote", "line/1.1.0", *common]) == 0
+        assert "switched recipe(s) r to line/1.1.0" in capsys.readouterr().out
+        assert st.config.recipes["r"].model == str((models / "line" / "1.1.0").resolve())
+        assert main(["models", "rollback", *common]) == 0
+        assert st.config.recipes["r"].model == str((models / "line" / "1.0.0").resolve())
+    finally:
+        control.stop()
+        st.stop()
+    actions = [a for _, a, _ in _audit(Path(cfg.state_dir) / "results.db")]
+    # the CLI's row first (the gate passed, the pointer moved), then the running station's switch
+    assert actions[-4:] == ["model.promote", "model.switch", "model.rollback", "model.switch"]
