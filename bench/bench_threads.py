@@ -13,7 +13,8 @@ dependencies. Measured, each for ``--budget`` seconds, through the station's own
 * ``inflight2``: the detect stage's overlap (``pipeline.in_flight = 2``): begin part i+1, then finish part
   i; parts/s;
 * ``streams``: ``detect_many`` with S OpenVINO streams sharing N threads (throughput mode: replays,
-  evaluations), S+1 requests so that every stream computes while Python prepares the next part; parts/s.
+  evaluations), 2 requests per stream (the detector's default) so that every stream computes while Python
+  prepares the next part; parts/s.
 
 Beside them: what ``inspect_app.detector.threads.plan(N)`` picks. The CPU line comes first.
 """
@@ -116,7 +117,7 @@ def measure(model: Path, cores: int, precisions: list[str], budget: float) -> di
             }
             det.close()
         for s in streams:
-            det = OpenVinoDetector(rel, cores, file, precision=p, streams=s, slots=s + 1)
+            det = OpenVinoDetector(rel, cores, file, precision=p, streams=s)
             det.warmup()
             rate = _rate(lambda n, det=det: sum(1 for _ in det.detect_many(
                 (imgs[i % len(imgs)] for i in range(n)), conf, iou)), budget)  # fmt: skip

@@ -270,7 +270,7 @@ class PipelineConfig(_Strict):
         None, ge=1, le=4,
         description="parts whose inference may run at once in the detect stage (OpenVINO): the next waiting "
         "part starts while the previous one is post-processed and decided; 1 = one part at a time; unset: "
-        "the thread plan's (every request the detector has: 2, or streams + 1; 1 on a single core)",
+        "the thread plan's (every request the detector has: 2, or 2 per stream; 1 on a single core)",
     )  # fmt: skip
     stall_timeout_s: float = Field(
         10.0, gt=0, le=600, description="a stage busy longer than this puts Error"

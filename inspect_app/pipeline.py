@@ -7,7 +7,7 @@ thread; signal runs only after the row is committed. See ``stages.py`` for the b
 Parts in flight: with a detector that can run inference in the background (``begin``: OpenVINO), the detect
 worker starts the next waiting part's inference before it post-processes and decides the previous one, so
 the runtime never waits for Python between two parts (``pipeline.in_flight``; unset, every request the
-detector has: 2, or streams + 1 with OpenVINO streams; one at a time on a single core). A part
+detector has: 2, or 2 per OpenVINO stream; one at a time on a single core). A part
 is begun only if it is already waiting: a lone part is finished at once, as before. Results still leave in
 the order the parts came; the supervisor sees the oldest part in flight as the one in hand.
 """
@@ -310,7 +310,7 @@ class DetectWorker:
     def _depth(self, entry: _InFlight) -> int:
         slots = getattr(entry.model, "slots", 1)
         if self._planned and self.in_flight > 1:
-            return slots  # OpenVINO: 2 requests, or streams + 1 so that every stream computes
+            return slots  # OpenVINO: 2 requests, or 2 per stream so that every stream computes
         return min(self.in_flight, slots)
 
     def _begin(self, item: Acquired) -> None:

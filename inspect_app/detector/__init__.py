@@ -74,7 +74,8 @@ def load_detector(
     the release's int8 model) or ``auto`` (the fastest on this CPU of those offered, timed now; bf16 only
     with ``allow_bf16``; the choice is in ``precision_choice`` and ``info.precision``). ``threads`` None:
     the thread plan for the cores this process may use (``threads.plan``). ``streams`` > 1: OpenVINO's
-    throughput mode, for replays and evaluations (``plan().throughput_streams`` with ``detect_many``).
+    throughput mode, for replays and evaluations (``detect_many`` on ``plan().throughput_threads`` threads
+    and ``plan().throughput_streams`` streams).
 
     Raises ModelError for anything wrong with the release or the model file (missing, tampered, not a
     model, wrong shape); the message is meant for the operator. Call ``warmup()`` before the first part.

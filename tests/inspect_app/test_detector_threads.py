@@ -26,16 +26,18 @@ from inspect_app.types import Frame, PartRequest
 
 def test_plan_by_core_count() -> None:
     got = {
-        n: (p.threads, p.in_flight, p.throughput_streams) for n in (1, 2, 3, 4, 8, 16, 64) for p in [plan(n)]
+        n: (p.threads, p.in_flight, p.throughput_streams, p.throughput_threads)
+        for n in (1, 2, 3, 4, 8, 16, 64)
+        for p in [plan(n)]
     }
     assert got == {
-        1: (1, 1, 1),  # nothing to overlap with
-        2: (2, 2, 2),  # the model gets both cores; replays run a stream per core
-        3: (2, 2, 1),
-        4: (3, 2, 2),  # one core stays free for acquisition, NMS, the store, OPC UA and the window
-        8: (7, 2, 4),
-        16: (8, 2, 8),  # past 8 threads the model hardly gets faster: more cores go to streams
-        64: (8, 2, 32),
+        1: (1, 1, 1, 1),  # nothing to overlap with
+        2: (2, 2, 2, 2),  # the model gets both cores; throughput: a stream of 1 thread per core
+        3: (2, 2, 2, 2),  # from 3 cores on one stays free for acquisition, NMS, the store, OPC UA, the window
+        4: (3, 2, 3, 3),
+        8: (7, 2, 7, 7),
+        16: (8, 2, 15, 15),  # past 8 threads a part gets no faster: more cores only go to streams
+        64: (8, 2, 63, 63),
     }
     assert plan() == plan(available_cores())
     assert "2 inference threads" in plan(2).line()
@@ -69,10 +71,10 @@ def test_streams_need_openvino() -> None:
     assert parse_config({**base, "detector": {"streams": 2}}).detector.streams == 2
 
 
-def test_a_stream_more_request_than_streams(tiny_release: Path) -> None:
+def test_two_requests_per_stream(tiny_release: Path) -> None:
     one = load_detector(tiny_release, "openvino", 2, precision="f32")
     two = load_detector(tiny_release, "openvino", 2, precision="f32", streams=2)
-    assert one.slots == 2 and two.slots == 3  # type: ignore[attr-defined]
+    assert one.slots == 2 and two.slots == 4  # type: ignore[attr-defined]
     assert int(two.get_property("NUM_STREAMS")) == 2  # type: ignore[attr-defined]
 
 
@@ -126,7 +128,7 @@ class _Host:
     def on_worker_fault(self, stage: str, part_id: str, exc: BaseException) -> None: ...
 
 
-@pytest.mark.parametrize(("in_flight", "slots"), [(None, 3), (None, 2), (2, 3), (1, 3)])
+@pytest.mark.parametrize(("in_flight", "slots"), [(None, 4), (None, 2), (2, 4), (1, 4)])
 def test_planned_in_flight_fills_every_request(in_flight: int | None, slots: int) -> None:
     det = _Counting(slots)
     host = _Host(det)
@@ -193,7 +195,7 @@ def test_detect_many_multi_label_is_the_validators_decode(
 def test_thread_plan_is_a_frozen_value() -> None:
     p = plan(4)
     assert isinstance(p, ThreadPlan) and p.as_dict() == {
-        "cores": 4, "threads": 3, "in_flight": 2, "throughput_streams": 2,
+        "cores": 4, "threads": 3, "in_flight": 2, "throughput_streams": 3, "throughput_threads": 3,
     }  # fmt: skip
     with pytest.raises(AttributeError):
         p.threads = 1  # type: ignore[misc]
