@@ -67,7 +67,9 @@ def run_headless(cfg: StationConfig, max_parts: int | None = None, status_every_
 
 
 def _print_started(cfg: StationConfig, station: Station, started: float) -> None:
-    head = f"station {cfg.station.name} {station.state}; recipe {station.recipe}"
+    # the model as it runs: precision auto's choice and the timings that made it
+    model = station.health().model.detail
+    head = f"station {cfg.station.name} {station.state}; recipe {station.recipe}; model {model}"
     if cfg.trigger.mode != "free_run":  # parts come when triggered: nothing to wait for here
         print(f"{head}; waiting for {cfg.trigger.mode} triggers", flush=True)
         return

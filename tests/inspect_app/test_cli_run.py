@@ -49,6 +49,8 @@ def test_run_headless_real_model_writes_db(tmp_path: Path, tiny_release: Path) -
     res = _run("run", "--config", str(cfg), "--headless", "--max-parts", "12")
     assert res.returncode == 0, res.stdout + res.stderr
     assert "first verdict after" in res.stdout and "[final] total" in res.stdout
+    started = next(ln for ln in res.stdout.splitlines() if "first verdict after" in ln)
+    assert "; model tiny/" in started and "(openvino f32)" in started  # the precision it runs in
     conn = sqlite3.connect(tmp_path / "state" / "results.db")
     rows = conn.execute("select verdict, model_id, model_sha256, t_detect_ms from inspections").fetchall()
     assert len(rows) >= 12
