@@ -192,6 +192,9 @@ class ReplayPreview(Retranslatable, QLabel):
             self.setText(preview_text(self.report))
         else:
             self.setText("")
+        # a new escape is the outcome the engineer must not miss
+        bad = self.report is not None and self.report.reviews.escapes_introduced and not self._running
+        self.setStyleSheet("color: #B71C1C; font-weight: bold;" if bad else "")
 
     def retranslate(self) -> None:
         self.setToolTip(

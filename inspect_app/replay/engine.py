@@ -157,6 +157,7 @@ def run_replay(
             "release": release,
             "model_id": names.model_id(release) if release else None,
             "recipe": recipe.model_dump(mode="json", exclude_none=True) if recipe is not None else None,
+            "recipe_changes": _changes(config, records, filters, recipe),
             "mode": mode,
         },
         filters=filters,
@@ -176,6 +177,34 @@ def run_replay(
 
 
 # ---------------------------------------------------------------------------------------------- planning
+def _changes(
+    config: StationConfig,
+    records: Sequence[InspectionRecord],
+    filters: ReplayFilters,
+    recipe: RecipeConfig | None,
+) -> dict[str, list[Any]]:
+    """What the candidate recipe changes against the live one ("min_conf": [0.4, 0.8]; class rules as
+    "classes.pit.max_count"), when the replayed parts are of one recipe; {} otherwise."""
+    names = {filters.recipe} if filters.recipe else {r.recipe for r in records}
+    if recipe is None or len(names) != 1 or next(iter(names)) not in config.recipes:
+        return {}
+    live = _flat(config.recipes[next(iter(names))].model_dump(mode="json", exclude={"display_names"}))
+    cand = _flat(recipe.model_dump(mode="json", exclude={"display_names"}))
+    return {
+        k: [live.get(k), cand.get(k)] for k in sorted(set(live) | set(cand)) if live.get(k) != cand.get(k)
+    }
+
+
+def _flat(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        if isinstance(v, Mapping) and k != "roi":
+            out.update(_flat(v, f"{prefix}{k}."))
+        elif v is not None:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 def _as_recipe(recipe: RecipeConfig | Mapping[str, Any] | None) -> RecipeConfig | None:
     if recipe is None or isinstance(recipe, RecipeConfig):
         return recipe

@@ -21,6 +21,7 @@ from inspect_app.replay.types import (
 )
 
 THUMB_PX = 240
+GALLERY_COLUMNS = 4
 STORED_BGR = (40, 40, 220)  # red: what the live station saw
 REPLAYED_BGR = (220, 140, 0)  # blue: what the candidate sees
 
@@ -30,27 +31,17 @@ margin:24px;color:#1d2329;background:#fafbfc;max-width:1200px}
 h1{font-size:22px;margin:0 0 4px}
 h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #d8dee4;padding-bottom:4px}
 .sub{color:#57606a;font-size:13px}
-.cards{display:flex;gap:12px;flex-wrap:wrap;margin:16px 0}
-.card{background:#fff;border:1px solid #d8dee4;border-radius:6px;padding:10px 14px;min-width:130px}
-.card b{display:block;font-size:24px}
-.card span{color:#57606a;font-size:12px}
-.bad b{color:#b42318}
-.good b{color:#1a7f37}
 table{border-collapse:collapse;background:#fff;font-size:13px}
-td,th{border:1px solid #d8dee4;padding:4px 10px;
-text-align:left}
+td,th{border:1px solid #d8dee4;padding:4px 10px;text-align:left;vertical-align:top}
 th{background:#f0f3f6}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
+table.cards{margin:16px 0} td.card{padding:8px 14px;min-width:110px}
+.card .v{font-size:24px;font-weight:bold} .card .l{color:#57606a;font-size:12px}
 .statement{background:#fff;border-left:4px solid #0969da;padding:8px 12px;font-size:14px;max-width:900px}
-.gallery{display:flex;flex-wrap:wrap;gap:12px}
-figure{margin:0;background:#fff;border:1px solid #d8dee4;border-radius:6px;padding:6px;
-width:250px;font-size:12px}
-figure img{display:block;max-width:240px;max-height:240px;margin:0 auto 4px}
-.tag{display:inline-block;padding:1px 6px;border-radius:3px;color:#fff;font-weight:600;font-size:11px}
-.pf{background:#b42318}
-.fp{background:#1a7f37}
-.esc{background:#7d1c91}
-.legend span{display:inline-block;width:12px;height:3px;margin:0 4px 3px 10px}
+td.fig{width:250px;font-size:12px}
+td.fig img{display:block;max-width:240px;max-height:240px;margin:0 auto 4px}
+.tag{padding:1px 6px;color:#fff;font-weight:bold;font-size:11px}
+.pf{background-color:#b42318} .fp{background-color:#1a7f37} .esc{background-color:#7d1c91}
 """
 
 
@@ -69,7 +60,11 @@ def render_html(report: ReplayReport, thumbnails: int = 200) -> str:
     what = []
     if cand.get("release"):
         what.append(f"release <code>{e(str(cand.get('model_id') or cand['release']))}</code>")
-    if recipe:
+    changes = cand.get("recipe_changes") or {}
+    if changes:
+        what.append("recipe " + ", ".join(f"<code>{e(k)} {e(_short(a))} &rarr; {e(_short(b))}</code>"
+                                          for k, (a, b) in changes.items()))  # fmt: skip
+    elif recipe:
         what.append(f"recipe <code>{e(_recipe_text(recipe))}</code>")
     title = "Replay: " + (" and ".join(what) if what else "the live model and recipe")
     live = ", ".join(f"{e(k)}: {e(str(v.get('model_id') or v.get('model')))}" for k, v in report.live.items())
@@ -83,7 +78,7 @@ def render_html(report: ReplayReport, thumbnails: int = 200) -> str:
         f"<div class='sub'>{e(report.created)} &middot; {e(report.db_path)} &middot; live: {live or 'n/a'} "
         f"&middot; filters: {e(_filters_text(report))} &middot; mode: {e(report.mode)} &middot; "
         f"{report.seconds:.1f} s</div>",
-        "<div class='cards'>",
+        "<table class='cards'><tr>",
         _card(report.selected, "parts selected"),
         _card(report.replayed, "replayed"),
         _card(sum(report.not_replayable.values()), "not replayable"),
@@ -104,7 +99,7 @@ def render_html(report: ReplayReport, thumbnails: int = 200) -> str:
             "false rejects fixed (reviewed)",
             "good" if r.false_rejects_removed else "",
         ),
-        "</div>",
+        "</tr></table>",
         "<h2>Yield</h2>",
         f"<p class='statement'>{e(y.statement)}</p>",
         f"<p class='statement'>{e(report.pass_sampling)}</p>",
@@ -167,14 +162,16 @@ def render_html(report: ReplayReport, thumbnails: int = 200) -> str:
     flipped = report.flipped()
     out.append(f"<h2>Flipped parts ({len(flipped)})</h2>")
     out.append(
-        "<p class='legend sub'>boxes:<span style='background:#dc2828'></span>stored FAIL reasons"
-        "<span style='background:#008cdc'></span>the candidate's FAIL reasons</p>"
+        "<p class='sub'>boxes: <b style='color:#dc2828'>&#9632; red</b> the stored FAIL reasons, "
+        "<b style='color:#008cdc'>&#9632; blue</b> the candidate's FAIL reasons</p>"
     )
-    out.append("<div class='gallery'>")
+    # a table, not a flex box: it lays out alike in browsers and in Qt's rich text (the docs' screenshot)
+    out.append("<table class='gallery'>")
     base = Path(report.state_dir)
-    for p in flipped[:thumbnails]:
-        out.append(_figure(p, base))
-    out.append("</div>")
+    shown = flipped[:thumbnails]
+    for i in range(0, len(shown), GALLERY_COLUMNS):
+        out.append("<tr>" + "".join(_figure(p, base) for p in shown[i : i + GALLERY_COLUMNS]) + "</tr>")
+    out.append("</table>")
     if len(flipped) > thumbnails:
         rest = [[p.inspection_id, p.part_id, p.time, p.flip, ", ".join(p.flip_classes), p.truth or ""]
                 for p in flipped[thumbnails:]]  # fmt: skip
@@ -195,7 +192,13 @@ def _pct(v: float | None) -> str:
 
 
 def _card(value: object, label: str, cls: str = "") -> str:
-    return f"<div class='card {cls}'><b>{html.escape(str(value))}</b><span>{label}</span></div>"
+    colour = {"bad": "#b42318", "good": "#1a7f37"}.get(cls, "#1d2329")
+    return (f"<td class='card'><span class='v' style='color:{colour}'>{html.escape(str(value))}</span><br>"
+            f"<span class='l'>{label}</span></td>")  # fmt: skip
+
+
+def _short(v: object) -> str:
+    return "(default)" if v is None else str(v)
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -246,10 +249,10 @@ def _figure(p: PartOutcome, base: Path) -> str:
     src = thumbnail_data_uri(base, p)
     img = f"<img src='{src}' alt='part {e(p.part_id)}'>" if src else "<div class='sub'>(no image kept)</div>"
     return (
-        f"<figure>{img}<figcaption>{tag}<br>#{p.inspection_id} {e(p.part_id)} &middot; {e(p.recipe)}<br>"
+        f"<td class='fig'>{img}<br>{tag}<br>#{p.inspection_id} {e(p.part_id)} &middot; {e(p.recipe)}<br>"
         f"{e(p.time)}<br>classes: {e(', '.join(p.flip_classes) or '-')}"
         + (f"<br>review: {e(', '.join(p.review_kinds))}" if p.review_kinds else "")
-        + "</figcaption></figure>"
+        + "</td>"
     )
 
 

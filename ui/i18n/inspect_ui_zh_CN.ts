@@ -429,12 +429,12 @@
         <translation>图像过大</translation>
     </message>
     <message>
-        <location filename="../reason_text.py" line="49" />
+        <location filename="../reason_text.py" line="51" />
         <source>{0} at ({1:.0f},{2:.0f})-({3:.0f},{4:.0f}), confidence {5:.2f}</source>
         <translation>{0} 位于 ({1:.0f},{2:.0f})-({3:.0f},{4:.0f})，置信度 {5:.2f}</translation>
     </message>
     <message>
-        <location filename="../reason_text.py" line="53" />
+        <location filename="../reason_text.py" line="55" />
         <source>; {0} found, {1} allowed</source>
         <translation>；发现 {0} 个，允许 {1} 个</translation>
     </message>
@@ -589,126 +589,126 @@
         <translation>正在保存到 {0}…</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="265" />
+        <location filename="../window_actions.py" line="266" />
         <source>Model switched.</source>
         <translation>模型已切换。</translation>
     </message>
 </context><context>
     <name>RejectView</name>
     <message>
-        <location filename="../reject_view.py" line="38" />
+        <location filename="../reject_view.py" line="39" />
         <source>Confirmed defect</source>
         <translation>确认缺陷</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="39" />
+        <location filename="../reject_view.py" line="40" />
         <source>False reject</source>
         <translation>误判（实为合格）</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="40" />
+        <location filename="../reject_view.py" line="41" />
         <source>Missed defect</source>
         <translation>漏检缺陷</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="183" />
+        <location filename="../reject_view.py" line="190" />
         <source>Image {0}</source>
         <translation>图像{0}</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="208" />
+        <location filename="../reject_view.py" line="216" />
         <source>Review result</source>
         <translation>复核结果</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="211" />
+        <location filename="../reject_view.py" line="219" />
         <source>Class</source>
         <translation>类别</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="212" />
+        <location filename="../reject_view.py" line="220" />
         <source>Note</source>
         <translation>备注</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="213" />
+        <location filename="../reject_view.py" line="221" />
         <source>Reasons</source>
         <translation>判定原因</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="214" />
+        <location filename="../reject_view.py" line="222" />
         <source>Reviews</source>
         <translation>复核记录</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="215" />
+        <location filename="../reject_view.py" line="223" />
         <source>Close</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="221" />
+        <location filename="../reject_view.py" line="229" />
         <source>{0}
 part {1}</source>
         <translation>{0}
 工件 {1}</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="228" />
+        <location filename="../reject_view.py" line="236" />
         <source>Time: {0}</source>
         <translation>时间：{0}</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="229" />
+        <location filename="../reject_view.py" line="237" />
         <source>Recipe: {0}</source>
         <translation>配方：{0}</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="230" />
+        <location filename="../reject_view.py" line="238" />
         <source>Model: {0}</source>
         <translation>模型：{0}</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="231" />
+        <location filename="../reject_view.py" line="239" />
         <source>Cycle: {0} ms</source>
         <translation>节拍：{0} 毫秒</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="232" />
+        <location filename="../reject_view.py" line="240" />
         <source>Record #{0}</source>
         <translation>记录 #{0}</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="238" />
+        <location filename="../reject_view.py" line="246" />
         <source>(no reasons: the part passed)</source>
         <translation>（无原因：工件合格）</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="244" />
+        <location filename="../reject_view.py" line="252" />
         <source>Box drawn: choose its class, then press “Missed defect”.</source>
         <translation>已画框：请选择类别，然后点击“漏检缺陷”。</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="246" />
+        <location filename="../reject_view.py" line="254" />
         <source>Selected: {0}. The buttons judge this detection only.</source>
         <translation>已选中：{0}。按钮仅对该检测框判定。</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="249" />
+        <location filename="../reject_view.py" line="257" />
         <source>Click a box to judge one detection (else the whole part); drag on the image to draw a defect the model missed.</source>
         <translation>点击某个框可单独判定该检测（否则判定整个工件）；在图像上拖动可画出模型漏检的缺陷。</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="267" />
+        <location filename="../reject_view.py" line="275" />
         <source>Saving…</source>
         <translation>正在保存…</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="272" />
+        <location filename="../reject_view.py" line="280" />
         <source>Saved.</source>
         <translation>已保存。</translation>
     </message>
     <message>
-        <location filename="../reject_view.py" line="277" />
+        <location filename="../reject_view.py" line="285" />
         <source>Not saved: {0}</source>
         <translation>未保存：{0}</translation>
     </message>
@@ -730,27 +730,27 @@ part {1}</source>
         <translation>无法预览：{0}</translation>
     </message>
     <message>
-        <location filename="../replay_preview.py" line="198" />
+        <location filename="../replay_preview.py" line="201" />
         <source>What this edit would have decided on the last parts of this recipe, from their stored detections; nothing is applied until you press Apply.</source>
         <translation>按已存储的检测结果，显示此修改对该配方最近零件会作出的判定；按“应用”之前不会生效。</translation>
     </message>
     <message>
-        <location filename="../replay_preview.py" line="210" />
+        <location filename="../replay_preview.py" line="213" />
         <source>No stored part of this recipe yet: nothing to compare.</source>
         <translation>该配方还没有已存储的零件：无可比较。</translation>
     </message>
     <message>
-        <location filename="../replay_preview.py" line="212" />
+        <location filename="../replay_preview.py" line="215" />
         <source>On the last {0} parts: {1} flips ({2} PASS→FAIL, {3} FAIL→PASS), {4} false rejects fixed, {5} new escapes.</source>
         <translation>最近 {0} 个零件：{1} 次翻转（{2} 个 合格→不合格，{3} 个 不合格→合格），纠正 {4} 个误判，新增 {5} 个漏检。</translation>
     </message>
     <message>
-        <location filename="../replay_preview.py" line="222" />
+        <location filename="../replay_preview.py" line="225" />
         <source>Yield {0} % → {1} %.</source>
         <translation>良率 {0} % → {1} %。</translation>
     </message>
     <message>
-        <location filename="../replay_preview.py" line="227" />
+        <location filename="../replay_preview.py" line="230" />
         <source>{0} parts could not be judged from their stored detections (a threshold below the live one, another model, or no verdict): run inspect-app replay to judge them from their images.</source>
         <translation>{0} 个零件无法仅凭已存储的检测结果判定（阈值低于当前值、模型不同或没有判定）：请运行 inspect-app replay 用图像重新判定。</translation>
     </message>
