@@ -44,10 +44,9 @@ def add_replay_arguments(sub: argparse._SubParsersAction) -> argparse.ArgumentPa
     cand = p.add_argument_group("candidate")
     cand.add_argument(
         "--release",
-        type=Path,
         default=None,
-        metavar="DIR",
-        help="a release directory to run instead of the recipes' model",
+        metavar="NAME/VERSION|DIR",
+        help="a release (NAME/VERSION in the models folder, or a directory) to run instead of the model",
     )
     cand.add_argument(
         "--candidate-recipe",
@@ -97,8 +96,13 @@ def cli_replay(args: argparse.Namespace) -> int:
     if args.last is not None and args.last < 1:
         raise UserError("--last must be at least 1")
     recipe = candidate_recipe(args, config)
-    if args.release is not None and not (args.release / "manifest.json").exists():
-        raise UserError(f"{args.release}: not a model release (no manifest.json)")
+    release = None
+    if args.release is not None:
+        from inspect_app.releases import ReleaseRegistry
+
+        release = ReleaseRegistry().path(args.release).resolve()
+        if not (release / "manifest.json").is_file():
+            raise UserError(f"{args.release}: not a model release (no manifest.json in {release})")
     filters = ReplayFilters(
         since_epoch=args.since.timestamp() if args.since else None,
         until_epoch=args.until.timestamp() if args.until else None,
@@ -110,7 +114,7 @@ def cli_replay(args: argparse.Namespace) -> int:
     progress = None if args.quiet else _Progress()
     try:
         report = run_replay(
-            db, candidate_release=args.release, candidate_recipe=recipe, filters=filters, progress=progress,
+            db, candidate_release=release, candidate_recipe=recipe, filters=filters, progress=progress,
             config=config, mode=args.mode, state_dir=state_dir,
         )  # fmt: skip
     except (ReplayError, StoreError) as exc:

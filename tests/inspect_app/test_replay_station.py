@@ -117,3 +117,21 @@ def test_cli_refuses_what_it_cannot_do(ov_history: StationConfig, tmp_path: Path
     assert main(["replay", "--config", str(station), "--set", "classes.bogus.ignore=true", "--quiet"]) == 2
     assert main(["replay", "--config", str(station), "--release", str(tmp_path), "--quiet"]) == 2
     assert main(["replay", "--config", str(station), "--state-dir", str(tmp_path / "none"), "--quiet"]) == 2
+
+
+def test_cli_takes_a_release_by_its_name_in_the_models_folder(
+    ov_history: StationConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = Path(ov_history.recipes["r"].model)  # <models>/tiny/0.1.0
+    monkeypatch.setenv("INSPECT_APP_MODELS", str(model.parent.parent))
+    station = tmp_path / "station.toml"
+    station.write_text(
+        f'state_dir = "{ov_history.state_dir}"\nactive_recipe = "r"\n[detector]\nprecision = "f32"\n'
+        f'[recipes.r]\nmodel = "{model}"\nmin_conf = 0.3\n'
+    )
+    js = tmp_path / "r.json"
+    argv = ["replay", "--config", str(station), "--release", "tiny/0.1.0", "--quiet"]
+    assert main([*argv, "--json", str(js), "--html", str(tmp_path / "r.html")]) == 0
+    data = json.loads(js.read_text())
+    assert data["candidate"]["model_id"] == "tiny/0.1.0" and data["replayed"] == N_PARTS
+    assert data["flips"] == {PASS_TO_FAIL: 0, FAIL_TO_PASS: 0}
