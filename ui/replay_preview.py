@@ -78,15 +78,24 @@ class _Job(QRunnable):
                 self.source.db_path, candidate_recipe=self.recipe, config=self.source.config,
                 filters=ReplayFilters(recipe=self.name, last=self.source.last), mode="detections",
                 model_infos=self.source.models, should_stop=self.cancel.is_set,
-                progress=lambda d, t: self.signals.progress.emit(gen, d, t),
+                progress=lambda d, t: self._emit("progress", gen, d, t),
             )  # fmt: skip
         except ReplayCancelled:
             return
         except Exception as exc:  # noqa: BLE001  worker boundary: shown in the editor, never kills the window
-            self.signals.failed.emit(gen, f"{type(exc).__name__}: {exc}")
+            self._emit("failed", gen, f"{type(exc).__name__}: {exc}")
             return
-        if not self.cancel.is_set():
-            self.signals.done.emit(gen, report)
+        self._emit("done", gen, report)
+
+    def _emit(self, name: str, *args: object) -> None:
+        """Emit, unless this replay is stale or the editor was destroyed meanwhile (the window closing): an
+        exception escaping a pool thread would end the process."""
+        if self.cancel.is_set():
+            return
+        try:
+            getattr(self.signals, name).emit(*args)
+        except RuntimeError:  # the signals' QObject is gone with its editor
+            self.cancel.set()
 
 
 class ReplayPreview(Retranslatable, QLabel):

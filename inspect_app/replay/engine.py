@@ -227,6 +227,7 @@ class _Names:
         self.detectors = dict(detectors)
         self.infos = {**dict(infos), **{k: d.info for k, d in detectors.items()}}
         self._release: dict[str, tuple[tuple[str, ...], str]] = {}
+        self._shas: dict[str, set[str]] = {}
 
     def _info(self, model: str) -> tuple[tuple[str, ...], str]:
         if model in self.infos:
@@ -241,6 +242,21 @@ class _Names:
 
     def names(self, model: str) -> tuple[str, ...]:
         return self._info(model)[0]
+
+    def shas(self, model: str) -> set[str]:
+        """sha256 of every model file of the release (any precision), and of the file its detector runs."""
+        if model not in self._shas:
+            found: set[str] = set()
+            if model in self.infos:
+                found.add(self.infos[model].sha256)
+            try:
+                from inspect_app.model_release import load_release
+
+                found.update(e.sha256 for e in load_release(model, verify=[]).files.values())
+            except Exception:  # noqa: BLE001  a detector without a release on disk (tests' fakes): its own sha
+                pass
+            self._shas[model] = found
+        return self._shas[model]
 
     def model_id(self, model: str) -> str | None:
         try:
@@ -282,7 +298,12 @@ def _plan(
     except RecipeError as exc:
         raise ReplayError(f"candidate recipe: {exc}") from None
     if mode != "image" and live is not None and rec.detections is not None:
-        same_model = rec.model_id is not None and names.model_id(model) == rec.model_id
+        # the same release, by name and version and by the sha256 of the file that judged the part: a
+        # release rebuilt under the same version would otherwise pass as the same model
+        same_model = (
+            rec.model_id is not None and names.model_id(model) == rec.model_id
+            and (rec.model_sha256 is None or rec.model_sha256 in names.shas(model))
+        )  # fmt: skip
         try:
             live_conf = rules.get(rec.recipe, live, live.model).detector_conf
         except (RecipeError, OSError, ValueError):

@@ -248,3 +248,16 @@ def test_cancel_stops_the_replay(history) -> None:  # type: ignore[no-untyped-de
     seen: list[tuple[int, int]] = []
     replay(history, progress=lambda d, t: seen.append((d, t)))
     assert seen[-1] == (8, 8)
+
+
+def test_a_rebuilt_release_under_the_same_version_is_not_taken_for_the_live_one(history) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    cfg, db = history
+    rebuilt = live_detector()
+    rebuilt.info = dataclasses.replace(rebuilt.info, sha256="1" * 64)  # same name/version, other weights
+    report = run_replay(db, config=cfg, candidate_release="rebuilt",
+                        detectors={"fake": live_detector(), "rebuilt": rebuilt})  # fmt: skip
+    assert report.mode == "image" and report.candidate["model_id"] == "fake/1"
+    same = run_replay(db, config=cfg, candidate_release="fake", detectors={"fake": live_detector()})
+    assert same.mode == "detections" and same.n_flips == 0
