@@ -261,3 +261,12 @@ def test_a_rebuilt_release_under_the_same_version_is_not_taken_for_the_live_one(
     assert report.mode == "image" and report.candidate["model_id"] == "fake/1"
     same = run_replay(db, config=cfg, candidate_release="fake", detectors={"fake": live_detector()})
     assert same.mode == "detections" and same.n_flips == 0
+
+
+def test_time_filters(history) -> None:  # type: ignore[no-untyped-def]
+    with ResultsReader(history[1]) as r:
+        epoch = {rec.part_id: rec.epoch for rec in r.recent(100)}
+    since = replay(history, filters=ReplayFilters(since_epoch=epoch["p4"]))
+    assert [p.part_id for p in since.parts] == ["p4", "p5", "p6", "p7", "p8"]
+    until = replay(history, filters=ReplayFilters(until_epoch=epoch["p3"]))  # until is exclusive
+    assert [p.part_id for p in until.parts] == ["p1", "p2"]
