@@ -188,8 +188,8 @@ def _run(args: argparse.Namespace, plan: Plan, budget: float, t0: float, hyp: di
         merged.write_text(_merged_yaml(live.names, reviews_spec, live_spec))
     merged_spec = load_data_yaml(merged)
     state["merged"] = {"yaml": str(merged), "fingerprint": merged_spec.fingerprint, **merged_spec.summary()}
-    _step(2, f"{merged} ({merged_spec.summary()['images']} images; the live model's data: "
-             f"{plan.data or 'not available, reviews only'})")  # fmt: skip
+    counts = ", ".join(f"{n} {split}" for split, n in merged_spec.summary()["images"].items())
+    _step(2, f"{merged} ({counts} images; the live model's data: {plan.data or 'not here: reviews only'})")
     state_file.write_text(json.dumps(state, indent=2))
 
     # 3. fine-tune from the live release
