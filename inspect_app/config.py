@@ -118,7 +118,7 @@ class DetectorConfig(_Strict):
     threads: int | None = Field(
         None, ge=1, le=256,
         description="inference threads; unset: the thread plan for the cores the station may use (all of "
-        "1-2, one fewer from 3 on, at most 8; inspect_app/detector/threads.py)",
+        "up to 8, one fewer from 9 on, at most 16; inspect_app/detector/threads.py)",
     )  # fmt: skip
     iou: Fraction = 0.7
     file: str | None = Field(None, description="file in the model directory; default by backend")

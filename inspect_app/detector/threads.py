@@ -1,22 +1,21 @@
 """The thread plan: how many inference threads, OpenVINO streams and parts in flight a station uses, from
 the cores it may run on.
 
-Measured in docs/performance.md ("Thread plan"): OpenVINO model-only on 1-16 cores of a 16-core Xeon
-(``bench/bench_thread_plan.py``, bench/results/thread_plan_16core_xeon.json) and through the station's
-detector on this project's 2-core machine (``bench/bench_threads.py``, ``bench/bench_station.py``). The
-rules:
+Measured (docs/performance.md, "Thread plan"): OpenVINO model-only on 1-16 cores of a 16-core Xeon
+(``bench/bench_thread_plan.py``, bench/results/thread_plan_16core_xeon.json) and the station itself on this
+project's 2-core machine (``bench/bench_station.py``, ``bench/bench_threads.py``). The rules:
 
 * A part the line waits for runs as one inference on ``threads`` threads (OpenVINO's latency mode): a
-  second stream would halve the threads of each part and lengthen its wait.
-* On 1-2 cores the model gets every core: the station's other threads (acquisition, letterbox and NMS,
-  the result store, OPC UA, the window) mostly run while the model waits for the next frame, and a model
-  held to 1 of 2 cores is slower by a third or more. From 3 cores on one core stays free for them, so that
-  the next part's letterbox and the last part's NMS, commit and JPEG never make the model wait for a core.
-* Latency stops improving at about 8 threads (a 320 px yolo11n has too little work per layer: 4.7 ms on
-  8 cores of the Xeon, no better on 16), so more cores go to streams, and only where throughput counts
-  (replays, evaluations, a free-run line with ``[detector] streams``): one thread per stream gave the most
-  parts per second at every core count measured (int8 on 16 cores: 16 streams of 1 thread 995 parts/s,
-  4 of 4 581, 1 of 16 235).
+  second stream would halve the threads of each part and lengthen its wait. One part at a time, the
+  station's own work (letterbox, NMS, rules, the commit, the image, OPC UA) comes before and after the
+  inference, not during it, so the model gets every core up to 8: on the Xeon, leaving one free made
+  the model slower (4 cores: f32 8.76 ms on 3 threads against 7.18 on 4; 8 cores: 5.07 against 4.68).
+  From 9 cores on one stays free: on 16, 15 threads took 3.90 ms (int8 4.25) and 16 took 4.99 (4.82), the
+  16th waiting for whatever else runs. Nothing past 16 cores was measured, so the plan stops at 16.
+* Where throughput counts (replays, evaluations, a free-run line with ``[detector] streams``), one thread
+  per stream gave the most parts per second at every core count measured (int8 on 16 cores: 16 streams
+  of 1 thread 995 parts/s, 4 of 4 581, 1 of 16 235). There the station's Python work runs all the time
+  beside the model, so from 3 cores on one core is left to it.
 * Two parts in flight (the detect stage begins the next part's inference before it finishes the last one)
   from 2 cores on; on 1 core there is nothing to overlap with.
 
@@ -28,7 +27,8 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 
-MAX_LATENCY_THREADS = 8
+ALL_CORES_UP_TO = 8  # measured: the model alone on every core was fastest up to 8 cores ...
+MAX_LATENCY_THREADS = 16  # ... and 15 of 16 beat 16; past 16 nothing was measured
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,5 +59,6 @@ def available_cores() -> int:
 
 def plan(cores: int | None = None) -> ThreadPlan:
     n = max(1, cores if cores is not None else available_cores())
-    spare = n if n <= 2 else n - 1  # from 3 cores on, one for everything but the model
-    return ThreadPlan(n, min(spare, MAX_LATENCY_THREADS), 1 if n == 1 else 2, spare, spare)
+    threads = n if n <= ALL_CORES_UP_TO else min(n - 1, MAX_LATENCY_THREADS)
+    spare = n if n <= 2 else n - 1  # throughput: one core for the Python side from 3 cores on
+    return ThreadPlan(n, threads, 1 if n == 1 else 2, spare, spare)
