@@ -80,7 +80,7 @@ def run_replay(
     model_infos: Mapping[str, ModelInfo] | None = None,
     should_stop: Callable[[], bool] | None = None,
     state_dir: str | Path | None = None,
-    streams: int = 1,
+    streams: int | None = None,
 ) -> ReplayReport:
     """Replay the stored inspections ``filters`` select.
 
@@ -95,6 +95,8 @@ def run_replay(
     names, model id) without a detector, e.g. the running station's (a replay of stored detections needs no
     more). ``should_stop()`` true: ReplayCancelled is raised. ``state_dir``: where stored image paths are
     relative to (default: the folder of ``db_path``). ``progress(done, total)`` is called as parts finish.
+    ``streams``: OpenVINO streams of a detector loaded here (None: the config's, else the thread plan's
+    throughput streams).
     """
     if mode not in MODES:
         raise ReplayError(f"unknown replay mode '{mode}' (choose one of: {', '.join(MODES)})")
@@ -440,7 +442,7 @@ def _replay_images(
     reviews: Mapping[int, list[ReviewRecord]],
     finished: Callable[[PartOutcome], None],
     stop: Callable[[], bool],
-    streams: int,
+    streams: int | None,
 ) -> None:
     groups: dict[tuple[str, float], list[tuple[_Plan, RecipeRules]]] = {}
     for plan in plans:
@@ -460,12 +462,22 @@ def _replay_images(
             det.close()
 
 
-def _load_detector(model: str, config: StationConfig, streams: int) -> Detector:
+def _load_detector(model: str, config: StationConfig, streams: int | None) -> Detector:
+    """The candidate's detector as the config runs it, but for throughput: no part of a replay waits for
+    its verdict, so OpenVINO gets the thread plan's streams (``streams`` None; [detector] threads or
+    streams set in the config win)."""
     from inspect_app.detector import load_detector
+    from inspect_app.detector.threads import plan
 
+    d, threads = config.detector, config.detector.threads
+    if streams is None:
+        streams = d.streams
+        if d.backend == "openvino" and d.streams == 1 and d.threads is None:
+            p = plan()
+            streams, threads = p.throughput_streams, p.throughput_threads
     det = load_detector(
-        model, config.detector.backend, config.detector.threads, file=config.detector.file,
-        precision=config.detector.precision, allow_bf16=config.detector.allow_bf16, streams=streams,
+        model, d.backend, threads, file=d.file, precision=d.precision, allow_bf16=d.allow_bf16,
+        streams=streams,
     )  # fmt: skip
     det.warmup()
     return det
