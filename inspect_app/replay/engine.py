@@ -34,6 +34,7 @@ import numpy as np
 
 from inspect_app.config import RecipeConfig, StationConfig
 from inspect_app.protocols import CorruptFrame, Detector, ModelInfo
+from inspect_app.replay.recipe_history import RecipeHistory
 from inspect_app.replay.reviews import part_truth
 from inspect_app.replay.stats import flip_counts, review_score, yield_estimate
 from inspect_app.replay.types import Finding, PartOutcome, ReplayFilters, ReplayReport
@@ -114,9 +115,10 @@ def run_replay(
             )
         )  # fmt: skip
         reviews = _reviews_by_part(reader.reviews(), {r.id for r in records})
+        history = RecipeHistory.from_audit(reader.audit(1 << 30), config.pipeline.stall_timeout_s)
     names = _Names(detectors or {}, model_infos or {})
     rules = _RulesCache(names)
-    plans = [_plan(rec, config, recipe, release, mode, names, rules) for rec in records]
+    plans = [_plan(rec, config, recipe, release, mode, names, rules, history) for rec in records]
     total = len(plans)
     outcomes: dict[int, PartOutcome] = {}
     done = 0
@@ -287,6 +289,7 @@ def _plan(
     mode: str,
     names: _Names,
     rules: _RulesCache,
+    history: RecipeHistory,
 ) -> _Plan:
     live = config.recipes.get(rec.recipe)
     cand = candidate or live
@@ -306,15 +309,18 @@ def _plan(
             rec.model_id is not None and names.model_id(model) == rec.model_id
             and (rec.model_sha256 is None or rec.model_sha256 in names.shas(model))
         )  # fmt: skip
-        try:
-            live_conf = rules.get(rec.recipe, live, live.model).detector_conf
+        try:  # what the recipe(s) that judged the part asked the detector for: the floor of what is stored
+            live_conf = max(
+                rules.get(rec.recipe, r, live.model).detector_conf
+                for r in history.judged_with(rec.recipe, rec.epoch, live)
+            )
         except (RecipeError, OSError, ValueError):
             live_conf = None
         if same_model and live_conf is not None and cand_rules.detector_conf >= live_conf:
             return _Plan(rec, live, cand, model, "detections")
         if mode == "detections":
             why = ("inspected with another model" if not same_model
-                   else "the candidate needs detections below the live recipe's min_conf")  # fmt: skip
+                   else "the candidate needs detections below what its recipe asked for")  # fmt: skip
             return _Plan(rec, live, cand, model, "", f"not replayable from detections: {why}")
     if mode == "detections":
         return _Plan(rec, live, cand, model, "", "not replayable from detections: its recipe is unknown")

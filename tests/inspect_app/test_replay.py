@@ -270,3 +270,39 @@ def test_time_filters(history) -> None:  # type: ignore[no-untyped-def]
     assert [p.part_id for p in since.parts] == ["p4", "p5", "p6", "p7", "p8"]
     until = replay(history, filters=ReplayFilters(until_epoch=epoch["p3"]))  # until is exclusive
     assert [p.part_id for p in until.parts] == ["p1", "p2"]
+
+
+def test_a_recipe_edited_during_the_history_is_taken_into_account(tmp_path: Path) -> None:
+    """Parts judged at min_conf 0.7 kept no detection below it: after an audited edit to 0.5, replaying the
+    live recipe must inspect their images again, where the 0.6 short makes p2 FAIL."""
+    from inspect_app.config import RecipeConfig
+
+    cfg = parse_config({
+        "state_dir": str(tmp_path / "state"),
+        "trigger": {"mode": "software"},
+        "pipeline": {"stall_timeout_s": 0.5},  # parts before the edit: judged by the old recipe for sure
+        "store": {"save_pass_every": 1, "commit_interval_ms": 5, "image_format": "png"},
+        "recipes": {"r": {"model": "fake", "min_conf": 0.7}},
+        "active_recipe": "r",
+    })  # fmt: skip
+    images = [image_of(*PARTS[p]) for p in ("p1", "p2", "p3")]
+    st = Station(cfg, source=ScriptedSource(images * 2), detectors={"fake": live_detector()})
+    st.start()
+    for pid in ("a1", "a2", "a3"):
+        st.trigger(pid)
+    assert st.wait_for_results(3, timeout=10)
+    import time
+
+    time.sleep(0.6)  # past the stall window: a1-a3 are older than the edit by more than it
+    st.set_recipe_config("r", RecipeConfig(model="fake", min_conf=0.5), "eve").result(timeout=10)
+    for pid in ("b1", "b2", "b3"):
+        st.trigger(pid)
+    assert st.wait_for_results(6, timeout=10)
+    live = st.config
+    st.stop()
+    db = tmp_path / "state" / "results.db"
+    assert [stored_verdicts(db)[p] for p in ("a2", "b2")] == ["PASS", "FAIL"]  # 0.6: below 0.7, above 0.5
+    report = run_replay(db, config=live, detectors={"fake": live_detector()})
+    modes = {p.part_id: p.mode for p in report.parts}
+    assert modes["a2"] == "image" and modes["b2"] == "detections"
+    assert [(p.part_id, p.flip) for p in report.flipped()] == [("a2", PASS_TO_FAIL)]
