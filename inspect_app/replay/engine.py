@@ -192,11 +192,17 @@ def _changes(
     names = {filters.recipe} if filters.recipe else {r.recipe for r in records}
     if recipe is None or len(names) != 1 or next(iter(names)) not in config.recipes:
         return {}
-    live = _flat(config.recipes[next(iter(names))].model_dump(mode="json", exclude={"display_names"}))
-    cand = _flat(recipe.model_dump(mode="json", exclude={"display_names"}))
+    live, cand = _decisive(config.recipes[next(iter(names))]), _decisive(recipe)
     return {
         k: [live.get(k), cand.get(k)] for k in sorted(set(live) | set(cand)) if live.get(k) != cand.get(k)
     }
+
+
+def _decisive(recipe: RecipeConfig) -> dict[str, Any]:
+    """The recipe's fields that decide a verdict, flat; class rules without their defaults."""
+    data = recipe.model_dump(mode="json", exclude={"display_names", "description", "camera", "classes"})
+    data["classes"] = {k: v.model_dump(mode="json", exclude_defaults=True) for k, v in recipe.classes.items()}
+    return _flat(data)
 
 
 def _flat(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

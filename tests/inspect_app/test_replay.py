@@ -230,6 +230,7 @@ def test_json_holds_every_part_and_the_counts(history) -> None:  # type: ignore[
     report = replay(history, candidate_recipe={"model": "fake", "min_conf": 0.7})
     data = json.loads(report.to_json())
     assert data["flips"] == {PASS_TO_FAIL: 0, FAIL_TO_PASS: 2} and len(data["parts"]) == 8
+    assert data["candidate"]["recipe_changes"] == {"min_conf": [0.5, 0.7]}
     p2 = next(p for p in data["parts"] if p["part_id"] == "p2")
     assert (p2["stored_verdict"], p2["replayed_verdict"], p2["flip"], p2["truth"]) == (
         "FAIL", "PASS", FAIL_TO_PASS, "good")  # fmt: skip
