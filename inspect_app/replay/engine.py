@@ -19,53 +19,38 @@ A part that cannot be replayed is counted, with why, and never as agreeing.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from inspect_app.config import RecipeConfig, StationConfig
 from inspect_app.protocols import CorruptFrame, Detector, ModelInfo
+from inspect_app.replay.images import replay_images
+from inspect_app.replay.outcome import findings_of, make_outcome
+from inspect_app.replay.plan import (
+    MODES,
+    Names,
+    Plan,
+    ReplayCancelled,
+    ReplayError,
+    RulesCache,
+    as_recipe,
+    plan_part,
+    recipe_changes,
+)
 from inspect_app.replay.recipe_history import RecipeHistory
-from inspect_app.replay.reviews import part_truth
 from inspect_app.replay.stats import flip_counts, review_score, yield_estimate
-from inspect_app.replay.types import Finding, PartOutcome, ReplayFilters, ReplayReport
-from inspect_app.rules import RecipeError, RecipeRules
+from inspect_app.replay.types import PartOutcome, ReplayFilters, ReplayReport
 from inspect_app.store.read import InspectionRecord, ResultsReader, ReviewRecord
-from inspect_app.types import Decision, Detection
+from inspect_app.types import Detection
 
-MODES = ("auto", "detections", "image")
-PREFETCH = 8  # images decoded ahead of the detector (decoding releases the GIL)
+__all__ = ["MODES", "ReplayCancelled", "ReplayError", "run_replay"]
+
 Progress = Callable[[int, int], None]
 _ALL = ReplayFilters()
-
-
-class ReplayError(ValueError):
-    """The replay cannot run as asked (a candidate recipe that does not fit its model, an unknown mode)."""
-
-
-class ReplayCancelled(Exception):
-    """``should_stop`` said stop (the recipe editor's edit changed while its preview ran)."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """How one stored part is replayed."""
-
-    record: InspectionRecord
-    live: RecipeConfig | None
-    candidate: RecipeConfig | None
-    model: str | None  # the candidate's release directory
-    mode: str  # "detections" / "image" / "" (not replayable: why_not)
-    why_not: str | None = None
 
 
 def run_replay(
@@ -104,7 +89,7 @@ def run_replay(
     t0 = time.monotonic()
     db_path = Path(db_path)
     base = Path(state_dir) if state_dir is not None else db_path.parent
-    recipe = _as_recipe(candidate_recipe)
+    recipe = as_recipe(candidate_recipe)
     release = str(candidate_release) if candidate_release is not None else None
     stop = should_stop or (lambda: False)
     with ResultsReader(db_path) as reader:
@@ -116,9 +101,9 @@ def run_replay(
         )  # fmt: skip
         reviews = _reviews_by_part(reader.reviews(), {r.id for r in records})
         history = RecipeHistory.from_audit(reader.audit(1 << 30), config.pipeline.stall_timeout_s)
-    names = _Names(detectors or {}, model_infos or {})
-    rules = _RulesCache(names)
-    plans = [_plan(rec, config, recipe, release, mode, names, rules, history) for rec in records]
+    names = Names(detectors or {}, model_infos or {})
+    rules = RulesCache(names)
+    plans = [plan_part(rec, config, recipe, release, mode, names, rules, history) for rec in records]
     total = len(plans)
     outcomes: dict[int, PartOutcome] = {}
     done = 0
@@ -140,10 +125,10 @@ def run_replay(
                 raise ReplayCancelled
             finished(_decide_stored(plan, rules, shape, reviews))
         elif plan.mode == "":
-            finished(_outcome(plan, None, (), reviews, plan.why_not))
+            finished(make_outcome(plan, None, (), reviews, plan.why_not))
     image_plans = [p for p in plans if p.mode == "image"]
     if image_plans:
-        _replay_images(image_plans, config, base, names, rules, reviews, finished, stop, streams)
+        replay_images(image_plans, config, base, names, rules, reviews, finished, stop, streams)
     parts = tuple(outcomes[r.id] for r in records)
     flips, by_class, other = flip_counts(parts)
     not_replayable = Counter(p.why_not or "?" for p in parts if not p.replayed)
@@ -161,7 +146,7 @@ def run_replay(
             "release": release,
             "model_id": names.model_id(release) if release else None,
             "recipe": recipe.model_dump(mode="json", exclude_none=True) if recipe is not None else None,
-            "recipe_changes": _changes(config, records, filters, recipe),
+            "recipe_changes": recipe_changes(config, records, filters, recipe),
             "mode": mode,
         },
         filters=filters,
@@ -178,168 +163,6 @@ def run_replay(
         seconds=round(time.monotonic() - t0, 3),
         notes=tuple(notes),
     )
-
-
-# ---------------------------------------------------------------------------------------------- planning
-def _changes(
-    config: StationConfig,
-    records: Sequence[InspectionRecord],
-    filters: ReplayFilters,
-    recipe: RecipeConfig | None,
-) -> dict[str, list[Any]]:
-    """What the candidate recipe changes against the live one ("min_conf": [0.4, 0.8]; class rules as
-    "classes.pit.max_count"), when the replayed parts are of one recipe; {} otherwise."""
-    names = {filters.recipe} if filters.recipe else {r.recipe for r in records}
-    if recipe is None or len(names) != 1 or next(iter(names)) not in config.recipes:
-        return {}
-    live, cand = _decisive(config.recipes[next(iter(names))]), _decisive(recipe)
-    return {
-        k: [live.get(k), cand.get(k)] for k in sorted(set(live) | set(cand)) if live.get(k) != cand.get(k)
-    }
-
-
-def _decisive(recipe: RecipeConfig) -> dict[str, Any]:
-    """The recipe's fields that decide a verdict, flat; class rules without their defaults."""
-    data = recipe.model_dump(mode="json", exclude={"display_names", "description", "camera", "classes"})
-    data["classes"] = {k: v.model_dump(mode="json", exclude_defaults=True) for k, v in recipe.classes.items()}
-    return _flat(data)
-
-
-def _flat(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in data.items():
-        if isinstance(v, Mapping) and k != "roi":
-            out.update(_flat(v, f"{prefix}{k}."))
-        elif v is not None:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
-def _as_recipe(recipe: RecipeConfig | Mapping[str, Any] | None) -> RecipeConfig | None:
-    if recipe is None or isinstance(recipe, RecipeConfig):
-        return recipe
-    from pydantic import ValidationError
-
-    try:
-        return RecipeConfig.model_validate(dict(recipe))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'recipe'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ReplayError(f"candidate recipe: {problems}") from None
-
-
-class _Names:
-    """Class names and model ids of releases, from loaded detectors or the release manifest (no model is
-    loaded for a replay of stored detections)."""
-
-    def __init__(self, detectors: Mapping[str, Detector], infos: Mapping[str, ModelInfo]) -> None:
-        self.detectors = dict(detectors)
-        self.infos = {**dict(infos), **{k: d.info for k, d in detectors.items()}}
-        self._release: dict[str, tuple[tuple[str, ...], str]] = {}
-        self._shas: dict[str, set[str]] = {}
-
-    def _info(self, model: str) -> tuple[tuple[str, ...], str]:
-        if model in self.infos:
-            info = self.infos[model]
-            return tuple(info.names), info.model_id
-        if model not in self._release:
-            from inspect_app.model_release import load_release
-
-            rel = load_release(model, verify=[])
-            self._release[model] = (tuple(rel.names), rel.model_id)
-        return self._release[model]
-
-    def names(self, model: str) -> tuple[str, ...]:
-        return self._info(model)[0]
-
-    def shas(self, model: str) -> set[str]:
-        """sha256 of every model file of the release (any precision), and of the file its detector runs."""
-        if model not in self._shas:
-            found: set[str] = set()
-            if model in self.infos:
-                found.add(self.infos[model].sha256)
-            try:
-                from inspect_app.model_release import load_release
-
-                found.update(e.sha256 for e in load_release(model, verify=[]).files.values())
-            except Exception:  # noqa: BLE001  a detector without a release on disk (tests' fakes): its own sha
-                pass
-            self._shas[model] = found
-        return self._shas[model]
-
-    def model_id(self, model: str) -> str | None:
-        try:
-            return self._info(model)[1]
-        except Exception:  # noqa: BLE001  a report field: a release that cannot be read has no id to show
-            return None
-
-
-class _RulesCache:
-    def __init__(self, names: _Names) -> None:
-        self.names = names
-        self._cache: dict[tuple[str, str, str], RecipeRules] = {}
-
-    def get(self, label: str, recipe: RecipeConfig, model: str) -> RecipeRules:
-        key = (label, recipe.model_dump_json(), model)
-        if key not in self._cache:
-            self._cache[key] = RecipeRules(label, recipe, self.names.names(model))
-        return self._cache[key]
-
-
-def _plan(
-    rec: InspectionRecord,
-    config: StationConfig,
-    candidate: RecipeConfig | None,
-    release: str | None,
-    mode: str,
-    names: _Names,
-    rules: _RulesCache,
-    history: RecipeHistory,
-) -> _Plan:
-    live = config.recipes.get(rec.recipe)
-    cand = candidate or live
-    if rec.verdict not in ("PASS", "FAIL"):
-        return _Plan(rec, live, cand, None, "", f"stored {rec.verdict}: no verdict to compare")
-    if cand is None:
-        return _Plan(rec, live, cand, None, "", f"recipe '{rec.recipe}' is not in the config")
-    model = release or cand.model
-    try:
-        cand_rules = rules.get(f"candidate:{rec.recipe}", cand, model)
-    except RecipeError as exc:
-        raise ReplayError(f"candidate recipe: {exc}") from None
-    if mode != "image" and live is not None and rec.detections is not None:
-        # the same release, by name and version and by the sha256 of the file that judged the part: a
-        # release rebuilt under the same version would otherwise pass as the same model
-        same_model = (
-            rec.model_id is not None and names.model_id(model) == rec.model_id
-            and (rec.model_sha256 is None or rec.model_sha256 in names.shas(model))
-        )  # fmt: skip
-        try:  # what the recipe(s) that judged the part asked the detector for: the floor of what is stored
-            live_conf = max(
-                rules.get(rec.recipe, r, live.model).detector_conf
-                for r in history.judged_with(rec.recipe, rec.epoch, live)
-            )
-        except (RecipeError, OSError, ValueError):
-            live_conf = None
-        if same_model and live_conf is not None and cand_rules.detector_conf >= live_conf:
-            return _Plan(rec, live, cand, model, "detections")
-        if mode == "detections":
-            why = ("inspected with another model" if not same_model
-                   else "the candidate needs detections below what its recipe asked for")  # fmt: skip
-            return _Plan(rec, live, cand, model, "", f"not replayable from detections: {why}")
-    if mode == "detections":
-        return _Plan(rec, live, cand, model, "", "not replayable from detections: its recipe is unknown")
-    if not rec.image_path:
-        why = (
-            "no image kept (the station keeps 1 in N PASS images)"
-            if rec.verdict == "PASS"
-            else "no image kept"
-        )
-        return _Plan(rec, live, cand, model, "", why)
-    if rec.image_deleted:
-        return _Plan(rec, live, cand, model, "", "image deleted by retention")
-    return _Plan(rec, live, cand, model, "image")
 
 
 def _reviews_by_part(reviews: Iterable[ReviewRecord], ids: set[int]) -> dict[int, list[ReviewRecord]]:
@@ -367,52 +190,9 @@ def _typical_shape(base: Path, records: Sequence[InspectionRecord]) -> tuple[int
     return None
 
 
-# ---------------------------------------------------------------------------------------------- deciding
-def _stored_findings(rec: InspectionRecord) -> tuple[Finding, ...]:
-    out = []
-    for r in rec.reasons:
-        if r.get("class_name"):
-            box = r.get("box")
-            out.append(Finding(r["class_name"], r.get("confidence"), tuple(box) if box else None))  # type: ignore[arg-type]
-    return tuple(out)
-
-
-def _findings(decision: Decision) -> tuple[Finding, ...]:
-    return tuple(Finding(r.class_name, r.confidence, r.box) for r in decision.reasons if r.class_name)
-
-
-def _outcome(
-    plan: _Plan,
-    decision: Decision | None,
-    findings: tuple[Finding, ...],
-    reviews: Mapping[int, list[ReviewRecord]],
-    why_not: str | None = None,
-    mode: str | None = None,
-) -> PartOutcome:
-    rec = plan.record
-    stored = _stored_findings(rec)
-    part_reviews = reviews.get(rec.id, [])
-    return PartOutcome(
-        inspection_id=rec.id,
-        part_id=rec.part_id,
-        time=rec.time,
-        epoch=rec.epoch,
-        recipe=rec.recipe,
-        stored_verdict=rec.verdict,
-        replayed_verdict=decision.verdict.value if decision is not None else None,
-        stored_findings=stored,
-        replayed_findings=findings,
-        truth=part_truth(part_reviews, stored),
-        review_kinds=tuple(r.kind for r in part_reviews),
-        image_path=rec.image_path if rec.image_kept else None,
-        mode=mode or plan.mode or "none",
-        why_not=why_not,
-    )
-
-
 def _decide_stored(
-    plan: _Plan,
-    rules: _RulesCache,
+    plan: Plan,
+    rules: RulesCache,
     shape: tuple[int, int] | None,
     reviews: Mapping[int, list[ReviewRecord]],
 ) -> PartOutcome:
@@ -422,124 +202,7 @@ def _decide_stored(
     decision = rules.get(f"candidate:{rec.recipe}", plan.candidate, plan.model).decide(
         dets, shape or (1 << 20, 1 << 20)
     )
-    return _outcome(plan, decision, _findings(decision), reviews)
-
-
-# ---------------------------------------------------------------------------------------------- images
-def _load_image(base: Path, rec: InspectionRecord) -> np.ndarray | str:
-    """The decoded image, or why it cannot be replayed."""
-    from inspect_app.sources.decode import decode_image
-
-    path = base / str(rec.image_path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return "image file missing"
-    except OSError as exc:
-        return f"image unreadable: {exc.strerror or exc}"
-    if rec.image_sha256 and hashlib.sha256(data).hexdigest() != rec.image_sha256:
-        return "image corrupt (sha256 differs from the stored one)"
-    try:
-        return decode_image(data, str(rec.image_path))
-    except CorruptFrame as exc:
-        return f"image corrupt ({exc.code})"
-
-
-def _replay_images(
-    plans: Sequence[_Plan],
-    config: StationConfig,
-    base: Path,
-    names: _Names,
-    rules: _RulesCache,
-    reviews: Mapping[int, list[ReviewRecord]],
-    finished: Callable[[PartOutcome], None],
-    stop: Callable[[], bool],
-    streams: int | None,
-) -> None:
-    groups: dict[tuple[str, float], list[tuple[_Plan, RecipeRules]]] = {}
-    for plan in plans:
-        assert plan.candidate is not None and plan.model is not None
-        r = rules.get(f"candidate:{plan.record.recipe}", plan.candidate, plan.model)
-        groups.setdefault((plan.model, r.detector_conf), []).append((plan, r))
-    loaded: dict[str, Detector] = {}
-    try:
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="replay-decode") as pool:
-            for (model, conf), items in groups.items():
-                detector = names.detectors.get(model) or loaded.get(model)
-                if detector is None:
-                    detector = loaded[model] = _load_detector(model, config, streams)
-                _replay_group(detector, conf, config.detector.iou, items, base, pool, reviews, finished, stop)
-    finally:
-        for det in loaded.values():
-            det.close()
-
-
-def _load_detector(model: str, config: StationConfig, streams: int | None) -> Detector:
-    """The candidate's detector as the config runs it, but for throughput: no part of a replay waits for
-    its verdict, so OpenVINO gets the thread plan's streams (``streams`` None; [detector] threads or
-    streams set in the config win)."""
-    from inspect_app.detector import load_detector
-    from inspect_app.detector.threads import plan
-
-    d, threads = config.detector, config.detector.threads
-    if streams is None:
-        streams = d.streams
-        if d.backend == "openvino" and d.streams == 1 and d.threads is None:
-            p = plan()
-            streams, threads = p.throughput_streams, p.throughput_threads
-    det = load_detector(
-        model, d.backend, threads, file=d.file, precision=d.precision, allow_bf16=d.allow_bf16,
-        streams=streams,
-    )  # fmt: skip
-    det.warmup()
-    return det
-
-
-def _replay_group(
-    detector: Detector,
-    conf: float,
-    iou: float,
-    items: Sequence[tuple[_Plan, RecipeRules]],
-    base: Path,
-    pool: ThreadPoolExecutor,
-    reviews: Mapping[int, list[ReviewRecord]],
-    finished: Callable[[PartOutcome], None],
-    stop: Callable[[], bool],
-) -> None:
-    """Images decoded ``PREFETCH`` ahead in threads, run through ``detect_many`` where the detector has it
-    (parts in flight), else one by one; results come back in order."""
-    accepted: deque[tuple[_Plan, RecipeRules, tuple[int, int]]] = deque()
-
-    def images() -> Iterator[np.ndarray]:
-        window: deque[tuple[_Plan, RecipeRules, Future]] = deque()
-        it = iter(items)
-        while True:
-            while len(window) < PREFETCH:
-                nxt = next(it, None)
-                if nxt is None:
-                    break
-                window.append((nxt[0], nxt[1], pool.submit(_load_image, base, nxt[0].record)))
-            if not window:
-                return
-            if stop():
-                raise ReplayCancelled
-            plan, r, future = window.popleft()
-            image = future.result()
-            if isinstance(image, str):
-                finished(_outcome(plan, None, (), reviews, image, mode="image"))
-                continue
-            accepted.append((plan, r, image.shape[:2]))
-            yield image
-
-    many = getattr(detector, "detect_many", None)
-    if many is not None:
-        results: Iterator[list[Detection]] = many(images(), conf, iou)
-    else:
-        results = (detector.detect(image, conf=conf, iou=iou) for image in images())
-    for dets in results:
-        plan, r, shape = accepted.popleft()
-        decision = r.decide(dets, shape)
-        finished(_outcome(plan, decision, _findings(decision), reviews))
+    return make_outcome(plan, decision, findings_of(decision), reviews)
 
 
 def _sampling_text(parts: Sequence[PartOutcome], config: StationConfig) -> str:
@@ -560,7 +223,3 @@ def _sampling_text(parts: Sequence[PartOutcome], config: StationConfig) -> str:
         + f"; the other {len(passed) - by_image - by_dets} could not be replayed, so flips among PASS parts "
         "are an estimate from a sample (see the yield interval)."
     )
-
-
-def report_json(report: ReplayReport) -> str:
-    return json.dumps(report.as_dict(), indent=2, default=str)
