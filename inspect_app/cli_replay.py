@@ -63,8 +63,17 @@ def add_replay_arguments(sub: argparse._SubParsersAction) -> argparse.ArgumentPa
     sel.add_argument("--until", type=parse_when, help="ISO time or age such as 1h")
     sel.add_argument("--verdict", choices=["PASS", "FAIL"], default="")
     rev = sel.add_mutually_exclusive_group()
-    rev.add_argument("--reviewed", dest="reviewed", action="store_const", const=True, default=None)
-    rev.add_argument("--unreviewed", dest="reviewed", action="store_const", const=False)
+    rev.add_argument(
+        "--reviewed",
+        dest="reviewed",
+        action="store_const",
+        const=True,
+        default=None,
+        help="only parts someone reviewed",
+    )
+    rev.add_argument(
+        "--unreviewed", dest="reviewed", action="store_const", const=False, help="only parts nobody reviewed"
+    )
     sel.add_argument("--last", type=int, default=None, metavar="N", help="only the newest N matching parts")
     out = p.add_argument_group("output")
     out.add_argument(
@@ -163,6 +172,9 @@ def candidate_recipe(args: argparse.Namespace, config: StationConfig) -> RecipeC
         if not sep or not key:
             raise UserError(f"--set {item}: expected KEY=VALUE")
         _assign(base, key.strip().split("."), _value(value.strip()))
+    roi = base.get("roi")
+    if isinstance(roi, dict) and "kind" not in roi:  # roi.xyxy=... or roi.points=... says which kind
+        roi["kind"] = "polygon" if "points" in roi else "rect"
     try:
         return RecipeConfig.model_validate(base)
     except Exception as exc:  # noqa: BLE001  pydantic's error, shown as the user's mistake

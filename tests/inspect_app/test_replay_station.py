@@ -135,3 +135,17 @@ def test_cli_takes_a_release_by_its_name_in_the_models_folder(
     data = json.loads(js.read_text())
     assert data["candidate"]["model_id"] == "tiny/0.1.0" and data["replayed"] == N_PARTS
     assert data["flips"] == {PASS_TO_FAIL: 0, FAIL_TO_PASS: 0}
+
+
+def test_cli_set_builds_a_region_of_interest(ov_history: StationConfig, tmp_path: Path) -> None:
+    station = tmp_path / "station.toml"
+    model = ov_history.recipes["r"].model
+    station.write_text(
+        f'state_dir = "{ov_history.state_dir}"\nactive_recipe = "r"\n[recipes.r]\nmodel = "{model}"\n'
+        "min_conf = 0.3\n"
+    )
+    js = tmp_path / "roi.json"
+    argv = ["replay", "--config", str(station), "--set", "roi.xyxy=[0,0,20,20]", "--quiet", "--json", str(js)]
+    assert main([*argv, "--html", str(tmp_path / "roi.html")]) == 0
+    changes = json.loads(js.read_text())["candidate"]["recipe_changes"]
+    assert changes == {"roi": [None, {"kind": "rect", "xyxy": [0.0, 0.0, 20.0, 20.0]}]}
