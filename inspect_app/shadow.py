@@ -203,7 +203,10 @@ class ShadowRunner:
 
 def _lower_priority(nice: int) -> None:
     """Raise this thread's niceness by ``nice`` (Linux: per thread; elsewhere the whole process would be
-    affected, so nothing is done)."""
+    affected, so nothing is done). Not SCHED_IDLE: the shadow thread holds the GIL between its numpy and
+    runtime calls, and a thread that the OS runs only on idle CPU time could keep it for as long as the
+    machine is busy, stalling the live threads behind it; a niced thread still gets its share and lets go
+    within the GIL's switch interval (bench_shadow measured SCHED_IDLE too: no better for the live parts)."""
     if nice <= 0 or not hasattr(os, "setpriority") or not sys.platform.startswith("linux"):
         return
     try:
