@@ -109,8 +109,9 @@ def yield_estimate(parts: Sequence[PartOutcome]) -> YieldEstimate:
             f"Every one of the {decided} decided parts was replayed: the yield would go from {before:.2f} % "
             f"to {after:.2f} % on these parts (exact, no sampling).",
         )  # fmt: skip
-    pf = wilson(k_pf, len(pass_rep)) if passed else Interval(0.0, 0.0)
-    fp = wilson(k_fp, len(fail_rep)) if failed else Interval(0.0, 0.0)
+    # a side replayed in full is known exactly; only a sampled side gets an interval
+    pf = wilson(k_pf, len(pass_rep)) if len(pass_rep) < passed else Interval(r_pf, r_pf)
+    fp = wilson(k_fp, len(fail_rep)) if len(fail_rep) < failed else Interval(r_fp, r_fp)
     low = 100.0 * (passed * (1 - pf.high) + failed * fp.low) / decided
     high = 100.0 * (passed * (1 - pf.low) + failed * fp.high) / decided
     parts_text = []
