@@ -217,6 +217,8 @@ def test_sampled_pass_images_give_an_interval(tmp_path: Path) -> None:
     # the interval's ends come from Wilson's interval of the PASS->FAIL rate in the kept sample
     pf = wilson(y.pass_to_fail, 2)
     assert y.yield_after_interval_pct.low == pytest.approx(100 * (4 * (1 - pf.high) + 0) / 8, abs=0.01)
+    # the FAIL side was replayed in full (0 of 4 flipped): exact, no interval widens the upper end
+    assert y.yield_after_interval_pct.high == pytest.approx(100 * (4 * (1 - pf.low) + 0) / 8, abs=0.01)
 
 
 def test_wilson_interval() -> None:
