@@ -238,7 +238,8 @@ def preview_text(report: ReplayReport) -> str:
     if skipped:
         text += " " + translate(
             "ReplayPreview",
-            "{0} parts could not be judged from their stored detections (a threshold below the live one, "
-            "another model, or no verdict): run inspect-app replay to judge them from their images.",
+            "{0} parts could not be judged from their stored detections (a threshold below the one that "
+            "judged them, another model, or no verdict): run inspect-app replay to judge them from their "
+            "images.",
         ).format(skipped)
     return text

@@ -715,44 +715,44 @@ part {1}</source>
 </context><context>
     <name>ReplayPreview</name>
     <message>
-        <location filename="../replay_preview.py" line="181" />
+        <location filename="../replay_preview.py" line="190" />
         <source>Replaying the last parts… {0} of {1}</source>
         <translation>正在重放最近的零件… {0} / {1}</translation>
     </message>
     <message>
-        <location filename="../replay_preview.py" line="188" />
+        <location filename="../replay_preview.py" line="197" />
         <source>Replaying the last parts…</source>
         <translation>正在重放最近的零件…</translation>
     </message>
     <message>
-        <location filename="../replay_preview.py" line="190" />
+        <location filename="../replay_preview.py" line="199" />
         <source>No preview: {0}</source>
         <translation>无法预览：{0}</translation>
     </message>
     <message>
-        <location filename="../replay_preview.py" line="201" />
+        <location filename="../replay_preview.py" line="210" />
         <source>What this edit would have decided on the last parts of this recipe, from their stored detections; nothing is applied until you press Apply.</source>
         <translation>按已存储的检测结果，显示此修改对该配方最近零件会作出的判定；按“应用”之前不会生效。</translation>
     </message>
     <message>
-        <location filename="../replay_preview.py" line="213" />
+        <location filename="../replay_preview.py" line="222" />
         <source>No stored part of this recipe yet: nothing to compare.</source>
         <translation>该配方还没有已存储的零件：无可比较。</translation>
     </message>
     <message>
-        <location filename="../replay_preview.py" line="215" />
+        <location filename="../replay_preview.py" line="224" />
         <source>On the last {0} parts: {1} flips ({2} PASS→FAIL, {3} FAIL→PASS), {4} false rejects fixed, {5} new escapes.</source>
         <translation>最近 {0} 个零件：{1} 次翻转（{2} 个 合格→不合格，{3} 个 不合格→合格），纠正 {4} 个误判，新增 {5} 个漏检。</translation>
     </message>
     <message>
-        <location filename="../replay_preview.py" line="225" />
+        <location filename="../replay_preview.py" line="234" />
         <source>Yield {0} % → {1} %.</source>
         <translation>良率 {0} % → {1} %。</translation>
     </message>
     <message>
-        <location filename="../replay_preview.py" line="230" />
-        <source>{0} parts could not be judged from their stored detections (a threshold below the live one, another model, or no verdict): run inspect-app replay to judge them from their images.</source>
-        <translation>{0} 个零件无法仅凭已存储的检测结果判定（阈值低于当前值、模型不同或没有判定）：请运行 inspect-app replay 用图像重新判定。</translation>
+        <location filename="../replay_preview.py" line="239" />
+        <source>{0} parts could not be judged from their stored detections (a threshold below the one that judged them, another model, or no verdict): run inspect-app replay to judge them from their images.</source>
+        <translation>{0} 个零件无法仅凭已存储的检测结果判定（阈值低于判定时所用的值、模型不同或没有判定）：请运行 inspect-app replay 用图像重新判定。</translation>
     </message>
 </context><context>
     <name>ResultsTable</name>
