@@ -1,15 +1,29 @@
-"""Station benchmark (issue 2): the same model and the same 200 frames, everything in one run.
+"""Station benchmark (issues 2 and 13): one model, the same frames, every variant in one run, in turns.
 
-    .venv/bin/python bench/bench_station.py [--model models/synth-pcb/0.2.0] [--frames 200] [--threads 2]
+    .venv/bin/python bench/bench_station.py [--model models/synth-pcb/0.3.0] [--frames 200] [--threads N]
+        [--parts 600] [--gap-ms 20] [--only latency,throughput,startup]
 
-Measures, at imgsz 640 and 320 (the release's weights re-exported at 640):
-  * ultralytics ``YOLO(pt).predict`` end to end per frame,
-  * the station's capture -> verdict latency (one part in flight) with the onnxruntime and OpenVINO backends,
-  * model-only inference (``session.run`` / OpenVINO ``infer``) on a prepared input,
-  * pipelined throughput (parts/s, free-run, results logged and images saved) vs a null store,
-  * the result store's write rate (inspections/s),
-  * start-up to first verdict and peak resident memory of ``inspect-app demo --headless``.
-Prints a markdown report (ratios are within this one run; this machine is noisy) and writes JSON.
+Prints the CPU first (its flags decide which precision wins). At imgsz 640 and 320 (the release's weights
+re-exported at 640, with an int8 model quantized and gated at 640 on the release's own training data,
+cached under var/bench/releases/):
+
+* ultralytics ``YOLO(pt).predict`` per frame (its own process, torch's spinning OpenMP: its best case);
+* model-only: the runtime's call on a prepared input, for OpenVINO f32, bf16 (where the CPU has bf16
+  units), int8, and onnxruntime f32;
+* station decision: capture -> verdict (``t_total_ms``: trigger, frame, queue, letterbox, inference, NMS,
+  rules), one part at a time, for each of those: ``spaced``, the next part triggered ``--gap-ms`` after the
+  last one's row committed (a line slower than the station: each part meets a station that has finished
+  the last one's image and OPC UA work), and ``back-to-back``, triggered at once (the station's full rate:
+  the last part's image write and commit share the CPU with this part's inference).
+
+Variants run in turns (round-robin over ``--rounds``, the first one rotating), so a noisy neighbour slows
+them alike; ultralytics runs half before and half after. Then at 320, pipelined throughput (free-run as
+fast as it goes, results in SQLite with FAIL images and 1 in 20 PASS images saved, the OPC UA server on) for
+f32, bf16 and int8: 1 part in flight, the thread plan's in-flight (2 requests), 2 OpenVINO streams (3 in
+flight, ``[detector] streams = 2``), and the plan's in-flight with the null store; each variant twice, in
+ABBA order. Then the demo's start (precision auto): process start to first verdict, the auto choice, peak
+RSS. Ratios are within this run; JSON in bench/results/station.json. ``--threads`` defaults to the thread
+plan's (``inspect_app.detector.threads``).
 """
 
 from __future__ import annotations
@@ -23,16 +37,22 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
 # the ultralytics baseline runs with torch's default (spinning) OpenMP threads: the fairest case for it
 os.environ.setdefault("OMP_WAIT_POLICY", "ACTIVE")
 
+from cpuinfo import cpu_line, cpu_summary  # noqa: E402
+
 from inspect_app.offline import configure_offline  # noqa: E402
+
+CACHE = REPO / "var" / "bench" / "releases"
 
 
 def pct(values: list[float], q: float) -> float:
@@ -46,35 +66,36 @@ def frames(n: int, seed: int = 42) -> list[np.ndarray]:
     return [gen.generate(i).image for i in range(n)]
 
 
-def release_at(model_dir: Path, imgsz: int, work: Path) -> Path:
-    """The same weights exported at another input size (YOLO is size-agnostic), in a subprocess."""
+def release_at(model_dir: Path, imgsz: int) -> Path:
+    """The release's weights at ``imgsz`` with an int8 model of their own, written once (in a subprocess:
+    torch stays out of this process)."""
     from inspect_app.model_release import load_release
 
-    rel = load_release(model_dir)
+    rel = load_release(model_dir, verify=[])
     if rel.imgsz[0] == imgsz:
         return model_dir
-    out = work / "releases"
-    target = out / rel.name / f"{rel.version}-{imgsz}"
-    if not target.exists():
-        code = (
-            f"from inspect_app.offline import configure_offline; configure_offline({str(REPO / 'var')!r}); "
-            f"from training.release import write_release; write_release({str(rel.file('model.pt'))!r}, "
-            f"__import__('pathlib').Path({str(out)!r}), {rel.name!r}, '{rel.version}-{imgsz}', {imgsz})"
-        )
-        subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+    target = CACHE / rel.name / f"{rel.version}-{imgsz}"
+    if target.exists():
+        return target
+    data = str(rel.train.get("data") or "")
+    if not Path(data).is_file():
+        raise SystemExit(f"{data or 'the training data'} is missing: render it with training.default_model")
+    code = (
+        f"from inspect_app.offline import configure_offline; configure_offline({str(REPO / 'var')!r})\n"
+        "from pathlib import Path\nfrom training.data_yaml import load_data_yaml\n"
+        "from training.release import write_release\n"
+        f"write_release({str(rel.file('model.pt'))!r}, Path({str(CACHE)!r}), {rel.name!r}, "
+        f"'{rel.version}-{imgsz}', {imgsz}, int8_data=load_data_yaml({data!r}))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, stdout=subprocess.DEVNULL)
     return target
 
 
 def bench_ultralytics(model_dir: Path, n: int, imgsz: int, threads: int) -> list[float]:
-    """``YOLO(pt).predict`` per frame, in its own process: torch's spinning OpenMP threads (the default,
-    the fairest setting for it) would otherwise steal the cores of the runtimes measured after it."""
     out = subprocess.run(
         [sys.executable, __file__, "--ultralytics-only", str(model_dir), str(n), str(imgsz), str(threads)],
-        check=True,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    ).stdout
+        check=True, cwd=REPO, capture_output=True, text=True,
+    ).stdout  # fmt: skip
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -95,80 +116,94 @@ def _ultralytics_only(model_dir: Path, n: int, imgsz: int, threads: int) -> None
     print(json.dumps(out))
 
 
-def bench_model_only(
-    model_dir: Path, backend: str, imgs: list[np.ndarray], threads: int, precision: str = "f32"
-) -> list[float]:
-    from inspect_app.detector import load_detector
-    from inspect_app.detector.preprocess import preprocess
+def variants(model_dir: Path) -> list[tuple[str, str]]:
+    from inspect_app.detector.precision import cpu_has_bf16
+    from inspect_app.model_release import load_release
 
-    det = load_detector(model_dir, backend, threads, precision=precision)
-    blob, _ = preprocess(imgs[0], det.info.imgsz)
-    det._infer(blob)
-    out = []
-    for img in imgs:
-        blob, _ = preprocess(img, det.info.imgsz)
-        t = time.perf_counter()
-        det._infer(blob)
-        out.append((time.perf_counter() - t) * 1000)
-    det.close()
-    return out
+    out = [("openvino", "f32")]
+    if cpu_has_bf16():
+        out.append(("openvino", "bf16"))
+    if "int8" in load_release(model_dir, verify=[]).offered():
+        out.append(("openvino", "int8"))
+    return [*out, ("onnxruntime", "f32")]
 
 
-def _station(
-    model_dir: Path,
-    backend: str,
-    imgs: list[np.ndarray],
-    state: Path,
-    threads: int,
-    mode: str,
-    store: object = None,
-    max_parts: int | None = None,
-    precision: str = "f32",
-):
+def _turns(names: list[str], rounds: int) -> list[list[str]]:
+    return [names[r % len(names) :] + names[: r % len(names)] for r in range(rounds)]
+
+
+def _config(state: Path, mode: str, backend: str, threads: int, precision: str, model_dir: Path, **over: Any):
     from inspect_app.config import parse_config
+
+    data: dict[str, Any] = {
+        "state_dir": str(state),
+        "trigger": {"mode": mode, "rate_hz": 1000, "queue_size": 64},
+        "detector": {"backend": backend, "threads": threads, "precision": precision},
+        "store": {"save_pass_every": 20},
+        "recipes": {"r": {"model": str(model_dir), "min_conf": 0.4}},
+        "active_recipe": "r",
+        **over,
+    }
+    return parse_config(data)
+
+
+def bench_latency(
+    model_dir: Path,
+    vs: list[tuple[str, str]],
+    imgs: list[np.ndarray],
+    work: Path,
+    threads: int,
+    rounds: int,
+    gap_s: float,
+) -> dict[str, list[float]]:
+    """Per variant: ``model_only`` (the runtime's call alone on the input it takes, prepared beforehand:
+    OpenVINO the letterboxed uint8 frame, converted in its graph; onnxruntime the float blob), ``station``
+    (capture -> verdict, one part at a time: software trigger, wait for its commit, then ``gap_s``) and
+    ``b2b`` (the same, triggered at once). In rounds, each variant's three measured one after the other on
+    the same detector (the station's, between its parts), so a noisy neighbour slows them alike."""
     from inspect_app.detector import load_detector
     from inspect_app.station import Station
     from inspect_app.testing.fakes import ScriptedSource
 
-    cfg = parse_config(
-        {
-            "state_dir": str(state),
-            "trigger": {"mode": mode, "rate_hz": 1000, "queue_size": 64},
-            "detector": {"backend": backend, "threads": threads, "precision": precision},
-            "store": {"save_pass_every": 20},
-            "recipes": {"r": {"model": str(model_dir), "min_conf": 0.4}},
-            "active_recipe": "r",
-        }
-    )
-    det = load_detector(model_dir, backend, threads, precision=precision)
-    det.warmup()
-    st = Station(
-        cfg,
-        source=ScriptedSource(imgs, loop=True),
-        detectors={str(model_dir): det},
-        store=store,
-        max_parts=max_parts,
-    )
-    return st
-
-
-def bench_station_latency(
-    model_dir: Path, backend: str, imgs: list[np.ndarray], work: Path, threads: int, precision: str = "f32"
-) -> list[float]:
-    """Capture -> verdict with one part in flight (software trigger, wait for its commit)."""
-    st = _station(model_dir, backend, imgs, work / f"lat-{backend}-{precision}-{model_dir.name}", threads,
-                  "software", precision=precision)
-    totals: list[float] = []
-    st.add_result_listener(lambda r: totals.append(r.inspection.timings_ms["total"]))
-    st.start()
-    st.trigger()
-    st.wait_for_results(1, 30)
-    totals.clear()
-    for i in range(len(imgs)):
+    stations: dict[str, Station] = {}
+    dets: dict[str, Any] = {}
+    out: dict[str, list[float]] = {}
+    totals: dict[str, list[float]] = {}
+    for b, p in vs:
+        key = f"{b}_{p}"
+        cfg = _config(work / f"lat-{key}-{model_dir.name}", "software", b, threads, p, model_dir)
+        det = dets[key] = load_detector(model_dir, b, threads, precision=p)
+        det.warmup()
+        st = Station(cfg, source=ScriptedSource(imgs, loop=True), detectors={str(model_dir): det})
+        totals[key] = []
+        st.add_result_listener(lambda r, k=key: totals[k].append(r.inspection.timings_ms["total"]))
+        st.start()
         st.trigger()
-        st.wait_for_results(i + 2, 30)
-    st.stop()
-    return totals
+        st.wait_for_results(1, 30)
+        stations[key] = st
+        for tag in ("model_only", "station", "b2b"):
+            out[f"{tag}_{key}"] = []
+    inputs = {k: [d._prepare(img)[0] for img in imgs] for k, d in dets.items()}
+    done = dict.fromkeys(stations, 1)
+    per = max(1, len(imgs) // rounds)
+    for r, order in enumerate(_turns(list(stations), rounds)):
+        for k in order:
+            for x in inputs[k][r * per : (r + 1) * per]:
+                t = time.perf_counter()
+                dets[k]._infer(x)
+                out[f"model_only_{k}"].append((time.perf_counter() - t) * 1000)
+            for tag, gap in (("station", gap_s), ("b2b", 0.0)):
+                totals[k].clear()
+                for _ in range(per):
+                    stations[k].trigger()
+                    done[k] += 1
+                    stations[k].wait_for_results(done[k], 30)
+                    if gap:
+                        time.sleep(gap)
+                out[f"{tag}_{k}"] += totals[k]
+    for st in stations.values():
+        st.stop()
+    return out
 
 
 class NullStore:
@@ -177,18 +212,18 @@ class NullStore:
     healthy = True
 
     def __init__(self) -> None:
-        self._listeners = []
+        self._listeners: list[Any] = []
         self.n = 0
 
     def start(self) -> None: ...
-    def add_commit_listener(self, fn) -> None:
+    def add_commit_listener(self, fn: Any) -> None:
         self._listeners.append(fn)
 
-    def add_event_listener(self, fn) -> None: ...
-    def record_event(self, event) -> None: ...
+    def add_event_listener(self, fn: Any) -> None: ...
+    def record_event(self, event: Any) -> None: ...
     def close(self, timeout: float = 30) -> None: ...
 
-    def submit(self, inspection) -> None:
+    def submit(self, inspection: Any, block: bool = True) -> None:
         from inspect_app.types import CommittedInspection
 
         self.n += 1
@@ -197,35 +232,80 @@ class NullStore:
             fn(c)
 
 
+def model_only_ms(det: Any, x: np.ndarray, seconds: float = 0.7) -> float:
+    ts: list[float] = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end or len(ts) < 10:
+        t = time.perf_counter()
+        det._infer(x)
+        ts.append((time.perf_counter() - t) * 1000)
+    return statistics.median(ts)
+
+
 def bench_throughput(
     model_dir: Path,
-    backend: str,
     imgs: list[np.ndarray],
     work: Path,
     threads: int,
     parts: int,
-    null_store: bool,
-    precision: str = "f32",
-) -> float:
-    name = f"{'null' if null_store else 'sqlite'}-{precision}"
-    st = _station(
-        model_dir,
-        backend,
-        imgs,
-        work / f"thr-{name}",
-        threads,
-        "free_run",
-        store=NullStore() if null_store else None,
-        max_parts=parts,
-        precision=precision,
+    variant: dict[str, Any],
+    ref: Any,
+) -> dict[str, float]:
+    """Free-run parts/s of one variant: precision, in_flight (None: the thread plan's), streams, store
+    ('sqlite' or 'null'); beside it the model-only time of ``ref`` (that precision, one stream) measured
+    just before and just after, so that the ratio compares like with like on a machine whose load moves."""
+    from inspect_app.detector import load_detector
+    from inspect_app.station import Station
+    from inspect_app.testing.fakes import ScriptedSource
+    from plc.link import make_link
+    from plc.testing import free_port
+
+    name = "-".join(str(v) for v in variant.values())
+    opcua = {
+        "mode": "server", "endpoint": f"opc.tcp://127.0.0.1:{free_port()}/", "security": ["None"],
+        "allow_anonymous": True, "anonymous_role": "operator",
+    }  # fmt: skip
+    pipeline = {} if variant["in_flight"] is None else {"in_flight": variant["in_flight"]}
+    cfg = _config(
+        work / f"thr-{name}-{time.monotonic_ns()}", "free_run", "openvino", threads, variant["precision"],
+        model_dir, pipeline=pipeline, opcua=opcua,
+    )  # fmt: skip
+    det = load_detector(
+        model_dir, "openvino", threads, precision=variant["precision"], streams=variant["streams"]
     )
+    det.warmup()
+    x = ref._prepare(imgs[0])[0]
+    before = model_only_ms(ref, x)
+    store = NullStore() if variant["store"] == "null" else None
+    st = Station(cfg, source=ScriptedSource(imgs, loop=True), detectors={str(model_dir): det}, store=store)
     stamps: list[float] = []
+    uninspected: list[str] = []
     st.add_result_listener(lambda r: stamps.append(time.monotonic()))
+    st.add_result_listener(
+        lambda r: (
+            uninspected.append(r.inspection.part_id)
+            if r.inspection.verdict.value == "NOT_INSPECTED"
+            else None
+        )
+    )
     st.start()
-    st.wait_for_results(parts, 300)
+    link = make_link(cfg)
+    assert link is not None
+    link.start(st)  # the server's start (a second of asyncua setup) is not part of the rate
+    up = time.monotonic()
+    base = int(st.counters["total"]) + 10  # and a few parts to settle
+    st.wait_for_results(base + parts, 300)
+    link.stop()
     st.stop()
-    skip = min(10, parts // 10)  # start-up transient
-    return (len(stamps) - 1 - skip) / (stamps[-1] - stamps[skip])
+    after = [t for t in stamps if t >= up][10 : 10 + parts]
+    rate = (len(after) - 1) / (after[-1] - after[0])
+    mo = (before + model_only_ms(ref, x)) / 2
+    return {
+        "per_s": rate,
+        "model_only_ms": mo,
+        "x_model_only": rate * mo / 1000,
+        "not_inspected": len(uninspected),
+    }
 
 
 def bench_store(work: Path, n: int) -> float:
@@ -236,57 +316,39 @@ def bench_store(work: Path, n: int) -> float:
     cfg = StoreConfig(save_pass_every=0)
     root = work / "store-bench"
     store = SqliteResultStore(root / "results.db", ImageArchive(root / "images", cfg), cfg, station="bench")
-    done = []
-    store.add_commit_listener(lambda c: done.append(1))
     store.start()
     dets = (Detection(0, "scratch", 0.3, (1, 2, 3, 4)), Detection(1, "pit", 0.2, (5, 6, 7, 8)))
     t = time.perf_counter()
     for i in range(n):
-        store.submit(
-            Inspection(
-                f"p{i}",
-                i,
-                "bench",
-                "bench",
-                "r",
-                "m/1",
-                "0" * 64,
-                Decision(Verdict.PASS),
-                dets,
-                {"detect": 1.0, "total": 2.0},
-                i,
-                time.time(),
-                "bench",
-            )
-        )
+        timings = {"detect": 1.0, "total": 2.0}
+        insp = Inspection(
+            f"p{i}", i, "bench", "bench", "r", "m/1", "0" * 64, Decision(Verdict.PASS), dets, timings, i,
+            time.time(), "bench",
+        )  # fmt: skip
+        store.submit(insp)
     store.close()
     return n / (time.perf_counter() - t)
 
 
-def bench_startup(work: Path, model_dir: Path) -> tuple[float, float]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "INSPECT_APP_MODELS": str(model_dir.parent.parent)}
-    state = work / "startup"
+def bench_startup(work: Path, model_dir: Path) -> dict[str, Any]:
+    """``inspect-app demo --headless`` (precision auto): process start -> first verdict, the choice, RSS."""
+    root = work / f"models-{time.monotonic_ns()}"  # a models folder whose default is ``model_dir``
+    (root / model_dir.parent.name).mkdir(parents=True)
+    (root / model_dir.parent.name / model_dir.name).symlink_to(model_dir)
+    (root / "default.json").write_text(json.dumps({"release": f"{model_dir.parent.name}/{model_dir.name}"}))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "INSPECT_APP_MODELS": str(root)}
+    env.pop("OMP_WAIT_POLICY", None)
     t0 = time.monotonic()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "inspect_app.cli",
-            "demo",
-            "--headless",
-            "--max-parts",
-            "30",
-            "--state-dir",
-            str(state),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    first = None
-    peak_kb = 0
+        [sys.executable, "-m", "inspect_app.cli", "demo", "--headless", "--max-parts", "30", "--state-dir",
+         str(work / f"startup-{time.monotonic_ns()}")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    first, choice, peak_kb = None, "", 0
     assert proc.stdout is not None
     for line in proc.stdout:
+        if "precision auto:" in line and not choice:
+            choice = line.split("precision auto:", 1)[1].split(")", 1)[0].strip() + ")"
         if first is None and "first verdict" in line:
             first = time.monotonic() - t0
         try:
@@ -295,7 +357,13 @@ def bench_startup(work: Path, model_dir: Path) -> tuple[float, float]:
         except (OSError, IndexError):
             pass
     proc.wait()
-    return first or float("nan"), peak_kb / 1024
+    return {"first_verdict_s": first or float("nan"), "auto": choice, "peak_rss_mb": peak_kb / 1024}
+
+
+def summarize(samples: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+    return {
+        k: {"p50": pct(v, 50), "p99": pct(v, 99), "mean": statistics.fmean(v)} for k, v in samples.items()
+    }
 
 
 def main() -> int:
@@ -303,98 +371,116 @@ def main() -> int:
         _ultralytics_only(Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
         return 0
     from inspect_app.demo import default_model_dir
+    from inspect_app.detector.threads import plan
 
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path, default=None)
     p.add_argument("--frames", type=int, default=200)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--parts", type=int, default=600, help="parts for the throughput runs")
+    p.add_argument("--threads", type=int, default=plan().threads)
+    p.add_argument("--rounds", type=int, default=4, help="turns each variant gets, interleaved")
+    p.add_argument("--parts", type=int, default=600, help="parts per throughput variant (two runs of half)")
+    p.add_argument("--sizes", default="640,320")
+    p.add_argument("--gap-ms", type=float, default=20.0, help="pause after each part in the spaced latency")
+    p.add_argument("--only", default="latency,throughput,startup")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "station.json")
     args = p.parse_args()
+    only = set(args.only.split(","))
+    print(cpu_line(), flush=True)
     work = Path(tempfile.mkdtemp(prefix="bench-station-"))
     configure_offline(REPO / "var")
     model = (args.model or default_model_dir()).resolve()
     imgs = frames(args.frames)
-    res: dict = {
-        "frames": args.frames,
-        "threads": args.threads,
+    res: dict[str, Any] = {
+        "cpu": cpu_summary(), "cpu_line": cpu_line(), "frames": args.frames, "threads": args.threads,
+        "plan": plan().as_dict(), "gap_ms": args.gap_ms, "load_at_start": os.getloadavg(),
         "model": str(model.relative_to(REPO)) if model.is_relative_to(REPO) else str(model),
-    }
-    variants = (("onnxruntime", "f32"), ("openvino", "f32"), ("openvino", "bf16"))
-    for imgsz in (640, 320):
-        mdir = release_at(model, imgsz, work)
-        row = {"ultralytics_predict": bench_ultralytics(mdir, args.frames, imgsz, args.threads)}
-        for backend, prec in variants:
-            key = f"{backend}_{prec}"
-            row[f"model_only_{key}"] = bench_model_only(mdir, backend, imgs, args.threads, prec)
-            row[f"station_{key}"] = bench_station_latency(mdir, backend, imgs, work, args.threads, prec)
-        res[str(imgsz)] = {
-            k: {"p50": pct(v, 50), "p99": pct(v, 99), "mean": statistics.fmean(v)} for k, v in row.items()
-        }
-    native = release_at(model, 320, work)
-    for prec in ("f32", "bf16"):
-        res[f"throughput_sqlite_{prec}"] = bench_throughput(
-            native, "openvino", imgs, work, args.threads, args.parts, False, prec
-        )
-        res[f"throughput_null_store_{prec}"] = bench_throughput(
-            native, "openvino", imgs, work, args.threads, args.parts, True, prec
-        )
-    res["store_rate"] = bench_store(work, 20000)
-    res["startup_s"], res["peak_rss_mb"] = bench_startup(work, model)
+    }  # fmt: skip
+    if "latency" in only:
+        for imgsz in map(int, args.sizes.split(",")):
+            mdir = release_at(model, imgsz)
+            vs = variants(mdir)
+            half = args.frames // 2
+            ul = bench_ultralytics(mdir, half, imgsz, args.threads)
+            row = bench_latency(mdir, vs, imgs, work, args.threads, args.rounds, args.gap_ms / 1000)
+            row["ultralytics_predict"] = ul + bench_ultralytics(mdir, args.frames - half, imgsz, args.threads)
+            res[str(imgsz)] = {"release": str(mdir), **summarize(row)}
+            print(f"imgsz {imgsz} done", flush=True)
+    if "throughput" in only:
+        native = release_at(model, 320)
+        precs = [pr for _, pr in variants(native) if _ == "openvino"]
+        vlist = [
+            {"precision": pr, "in_flight": f, "streams": s, "store": st}
+            for pr in precs
+            for f, s, st in ((1, 1, "sqlite"), (None, 1, "sqlite"), (None, 2, "sqlite"), (None, 1, "null"))
+        ]
+        from inspect_app.detector import load_detector
+
+        refs = {pr: load_detector(native, "openvino", args.threads, precision=pr) for pr in precs}
+        for ref in refs.values():
+            ref.warmup()
+        rates: dict[str, list[dict[str, float]]] = {}
+        for v in [*vlist, *reversed(vlist)]:  # ABBA: each variant once early, once late
+            key = f"{v['precision']}_inflight{v['in_flight'] or 'plan'}_streams{v['streams']}_{v['store']}"
+            rates.setdefault(key, []).append(
+                bench_throughput(native, imgs, work, args.threads, args.parts // 2, v, refs[v["precision"]])
+            )
+        res["throughput"] = {
+            k: {"runs": r, "mean": statistics.fmean(x["per_s"] for x in r),
+                "x_model_only": statistics.fmean(x["x_model_only"] for x in r)}
+            for k, r in rates.items()
+        }  # fmt: skip
+        print("throughput done", flush=True)
+    if "startup" in only:
+        res["store_rate"] = bench_store(work, 20000)
+        res["startup"] = bench_startup(work, model)
+    res["load_at_end"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=2))
     print(report(res))
     return 0
 
 
-def report(res: dict) -> str:
-    keys = ("onnxruntime_f32", "openvino_f32", "openvino_bf16")
+def report(res: dict[str, Any]) -> str:
     lines = [
-        f"Model `{res['model']}`, {res['frames']} frames 640x640, {res['threads']} threads. Medians in ms "
-        "(p50; p99 in bench/results/station.json).",
-        "",
-        "| imgsz | ultralytics predict | "
-        + " | ".join(f"station {k}" for k in keys)
-        + " | "
-        + " | ".join(f"model-only {k}" for k in keys)
-        + " |",
-        "|---|---|" + "---|" * (2 * len(keys)),
+        res["cpu_line"],
+        f"Model `{res['model']}`, {res['frames']} frames 640x640, {res['threads']} threads; load average "
+        f"{res['load_at_start'][0]:.2f} at start, {res['load_at_end'][0]:.2f} at end (other work).",
     ]
     for imgsz in ("640", "320"):
-        r = {k: v["p50"] for k, v in res[imgsz].items()}
-        lines.append(
-            f"| {imgsz} | {r['ultralytics_predict']:.2f} | "
-            + " | ".join(f"{r['station_' + k]:.2f}" for k in keys)
-            + " | "
-            + " | ".join(f"{r['model_only_' + k]:.2f}" for k in keys)
-            + " |"
-        )
-    lines += [
-        "",
-        "| imgsz | precision | station / ultralytics predict | station / fastest model-only |",
-        "|---|---|---|---|",
-    ]
-    for imgsz in ("640", "320"):
-        r = {k: v["p50"] for k, v in res[imgsz].items()}
-        for prec, pool in (("f32", ("onnxruntime_f32", "openvino_f32")), ("bf16 allowed", keys)):
-            best = min(r["station_" + k] for k in pool)
-            fastest = min(r["model_only_" + k] for k in pool)
+        if imgsz not in res:
+            continue
+        r = {k: v["p50"] for k, v in res[imgsz].items() if isinstance(v, dict)}
+        p99 = {k: v["p99"] for k, v in res[imgsz].items() if isinstance(v, dict)}
+        keys = [k.removeprefix("station_") for k in r if k.startswith("station_")]
+        ul = r["ultralytics_predict"]
+        lines += ["", f"imgsz {imgsz}: medians, ms (ultralytics predict {ul:.2f}); station spaced by "
+                  f"{res.get('gap_ms', 0):.0f} ms, and back-to-back", "",
+                  "| variant | model-only | station | p99 | back-to-back | station / ultralytics | "
+                  "station / fastest model-only, same precision | back-to-back / that |",
+                  "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        for k in keys:
+            prec = k.split("_", 1)[1]
+            fastest = min(v for kk, v in r.items() if kk.startswith("model_only_") and kk.endswith(prec))
+            st, b2b = r[f"station_{k}"], r.get(f"b2b_{k}", float("nan"))
             lines.append(
-                f"| {imgsz} | {prec} | {best / r['ultralytics_predict']:.2f}x | {best / fastest:.2f}x |"
+                f"| {k} | {r['model_only_' + k]:.2f} | {st:.2f} | {p99[f'station_{k}']:.2f} | {b2b:.2f} "
+                f"| {st / ul:.2f}x | {st / fastest:.2f}x | {b2b / fastest:.2f}x |"
             )
-    lines.append("")
-    for prec in ("f32", "bf16"):
-        mo = res["320"][f"model_only_openvino_{prec}"]["p50"]
-        thr, null = res[f"throughput_sqlite_{prec}"], res[f"throughput_null_store_{prec}"]
-        lines.append(
-            f"* pipelined throughput (OpenVINO {prec}, 320, SQLite + images): {thr:.1f} parts/s = "
-            f"{thr * mo / 1000:.2f}x of 1/model-only ({1000 / mo:.1f}/s); with a null store "
-            f"{null:.1f} parts/s (SQLite costs {100 * (1 - thr / null):.1f} %)"
-        )
-    lines += [
-        f"* result store alone: {res['store_rate']:.0f} inspections/s",
-        f"* demo start-up to first verdict: {res['startup_s']:.2f} s; peak RSS {res['peak_rss_mb']:.0f} MB",
-    ]
+    if "throughput" in res:
+        lines += ["", "Pipelined, 320 (free run, SQLite with images, OPC UA server on), mean of 2 runs "
+                  "(ABBA); x 1/model-only: parts/s times that precision's model-only time measured just "
+                  "before and after each run", "",
+                  "| variant | parts/s | runs | model-only ms | x 1/model-only |",
+                  "|---|---|---|---|---|"]  # fmt: skip
+        for k, v in res["throughput"].items():
+            runs = ", ".join(f"{x['per_s']:.1f}" for x in v["runs"])
+            mo = ", ".join(f"{x['model_only_ms']:.2f}" for x in v["runs"])
+            lines.append(f"| {k} | {v['mean']:.1f} | {runs} | {mo} | {v['x_model_only']:.2f}x |")
+    if "startup" in res:
+        s = res["startup"]
+        lines += ["", f"* result store alone: {res['store_rate']:.0f} inspections/s",
+                  f"* demo start (precision auto) to first verdict: {s['first_verdict_s']:.2f} s, peak RSS "
+                  f"{s['peak_rss_mb']:.0f} MB; auto chose {s['auto']}"]  # fmt: skip
     return "\n".join(lines)
 
 
