@@ -126,7 +126,13 @@ def cmd_promote(args: argparse.Namespace) -> int:
     except ModelError as exc:
         raise UserError(str(exc)) from None
     cfg = _station_config(args)
-    result = gate_release(cfg, reg, ref, db_path=args.state_dir / cfg.store.db)
+    from inspect_app.replay import ReplayError
+    from inspect_app.rules import RecipeError
+
+    try:
+        result = gate_release(cfg, reg, ref, db_path=args.state_dir / cfg.store.db)
+    except (ReplayError, RecipeError, ModelError) as exc:  # e.g. a recipe names a class the candidate lacks
+        raise UserError(f"the gate cannot judge {ref} on this station: {exc}") from None
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))
     else:

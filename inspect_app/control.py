@@ -61,6 +61,7 @@ def handle(station: Station, request: dict[str, Any], health: HealthProbe | None
                 "counters": station.counters,
                 "health": snapshot.as_dict(),
                 "status_line": snapshot.status_line(),
+                "shadow": (shadow.as_dict() if (shadow := station.shadow_status()) is not None else None),
             }
     except (KeyError, NotRunning) as exc:
         return {"ok": False, "error": str(exc).strip("'\"")}

@@ -209,3 +209,18 @@ def test_promote_and_rollback_switch_a_running_station(
     actions = [a for _, a, _ in _audit(Path(cfg.state_dir) / "results.db")]
     # the CLI's row first (the gate passed, the pointer moved), then the running station's switch
     assert actions[-4:] == ["model.promote", "model.switch", "model.rollback", "model.switch"]
+
+
+def test_a_candidate_the_recipes_do_not_fit_is_a_clear_error(
+    line: tuple[Path, StationConfig, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    toml, cfg, models = line
+    write_brightness_release(models, "other", "1.0.0", 0.5, names=("dent",))
+    (toml.parent / "lenient.toml").write_text(
+        toml.read_text() + '[recipes.r.classes.scratch]\nmin_conf = 0.6\n'
+    )  # a recipe naming a class the candidate does not have
+    args = ["models", "promote", "other/1.0.0", "--root", str(models), "--state-dir", str(cfg.state_dir),
+            "--config", str(toml.parent / "lenient.toml"), "--dry-run"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "the gate cannot judge other/1.0.0" in err and "scratch" in err

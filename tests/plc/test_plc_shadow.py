@@ -99,6 +99,10 @@ def test_shadow_report_command(tmp_path: Path, capsys: pytest.CaptureFixture[str
     for i in range(4):
         st.trigger(f"R-{i}")
         assert wait_until(lambda i=i: st.shadow_status().judged + st.shadow_status().skipped > i, 30)
+    from inspect_app.control import handle
+
+    status = handle(st, {"cmd": "status"})  # what `inspect-app status` prints
+    assert status["shadow"]["model_id"] == "cand/2.0.0" and status["shadow"]["judged"] == 4
     st.stop()
     state = ["--state-dir", str(tmp_path / "state")]
     assert main(["shadow", "report", *state]) == 0
