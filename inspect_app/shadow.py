@@ -22,11 +22,12 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from inspect_app.config import RecipeConfig, StationConfig
 from inspect_app.config_quality import ShadowConfig
 from inspect_app.protocols import Detector
 from inspect_app.rules import RecipeRules
@@ -199,6 +200,40 @@ class ShadowRunner:
             self._skipped += 1
             if error:
                 self._error = error
+
+
+def shadow_runner(
+    config: StationConfig,
+    recipes: Callable[[], Mapping[str, RecipeConfig]],
+    record: Callable[[ShadowResult], Future],
+    busy: Callable[[], bool],
+) -> ShadowRunner | None:
+    """The station's shadow, wired from its config (None: no ``[shadow]``). ``recipes()``: the station's
+    recipes as they are now (edits included: the shadow judges as the live line does); ``record``: the
+    store's writer; ``busy()``: a live part is waiting."""
+    cfg = config.shadow
+    if not cfg.enabled or cfg.release is None:
+        return None
+    release = cfg.release
+    rules: dict[tuple[str, tuple[str, ...]], tuple[RecipeConfig, RecipeRules]] = {}
+
+    def rules_for(recipe: str, names: tuple[str, ...]) -> RecipeRules:
+        current = recipes()[recipe]
+        cached = rules.get((recipe, names))
+        if cached is None or cached[0] is not current:
+            cached = (current, RecipeRules(recipe, current, names))
+            rules[(recipe, names)] = cached
+        return cached[1]
+
+    def load() -> Detector:
+        from inspect_app.detector import load_detector
+
+        # f32: "auto" would time every precision at start, competing for the CPU the line needs
+        det = load_detector(release, cfg.backend, cfg.threads)
+        det.warmup()
+        return det
+
+    return ShadowRunner(cfg, load, rules_for, record, busy, config.detector.iou)
 
 
 def _lower_priority(nice: int) -> None:

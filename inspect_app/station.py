@@ -20,12 +20,12 @@ from inspect_app.metrics import yield_pct
 from inspect_app.pipeline import AcquireWorker, DetectWorker, PipelineHost, make_inspection, stop_marker
 from inspect_app.protocols import CorruptFrame, Detector, FrameSource, ResultStore, SourceError
 from inspect_app.rules import RecipeError, RecipeRules, not_inspected
+from inspect_app.shadow import ShadowRunner, ShadowStatus, shadow_runner
 from inspect_app.stages import StageMonitor
 from inspect_app.state import StateMachine, StationState
 from inspect_app.state_dir_lock import StateDirBusy, StateDirLock
 from inspect_app.station_admin import StationAdmin
 from inspect_app.station_loops import StationLoops
-from inspect_app.station_shadow import StationShadow
 from inspect_app.supervisor import Problem, Supervisor
 from inspect_app.types import CommittedInspection, Inspection, PartRequest, Severity, StatusEvent, Verdict
 from inspect_app.workers import Watch, WorkerThreads
@@ -51,7 +51,7 @@ class NotRunning(RuntimeError):
     pass
 
 
-class Station(StationLoops, StationAdmin, StationShadow, PipelineHost):
+class Station(StationLoops, StationAdmin, PipelineHost):
     def __init__(
         self,
         config: StationConfig,
@@ -102,6 +102,7 @@ class Station(StationLoops, StationAdmin, StationShadow, PipelineHost):
         self.acquire: AcquireWorker | None = None
         self.detect: DetectWorker | None = None
         self.supervisor: Supervisor | None = None
+        self._shadow: ShadowRunner | None = None
         self.signal_monitor = StageMonitor("signal")
         self._camera_error: str | None = None
         self._camera_message = ""
@@ -136,6 +137,10 @@ class Station(StationLoops, StationAdmin, StationShadow, PipelineHost):
 
     def models(self) -> dict[str, Detector]:
         return dict(self._detectors)
+
+    def shadow_status(self) -> ShadowStatus | None:
+        """The shadow model's tallies since start (None: no ``[shadow]``); see ``inspect_app.shadow``."""
+        return self._shadow.status() if self._shadow is not None else None
 
     def add_result_listener(self, listener: ResultListener) -> None:
         """Called on the signal thread for every result after its DB commit. Must not block."""
@@ -255,7 +260,9 @@ class Station(StationLoops, StationAdmin, StationShadow, PipelineHost):
                                        "its inference was stuck"), frame=item.frame)  # fmt: skip
                 self._store.submit(insp, block=False)  # type: ignore[union-attr]
         self._record_leftovers()
-        self._stop_shadow()  # its rows go through the store's writer: before the store closes
+        if self._shadow is not None:  # its rows go through the store's writer: before the store closes
+            shadow = self._shadow.stop()
+            self._emit("shadow", Severity.INFO, f"shadow stopped: {shadow.line()}", **shadow.as_dict())
         # nothing is inspected any more: Halted now, so the transition is committed with the last results
         if self.supervisor:
             self.supervisor.stop()
@@ -330,7 +337,9 @@ class Station(StationLoops, StationAdmin, StationShadow, PipelineHost):
         )
         self.detect = DetectWorker(self, self._detect_q, self.config.pipeline.in_flight)
         self.supervisor = Supervisor(self, self.config.pipeline.stall_timeout_s)
-        self._make_shadow()
+        self._shadow = shadow_runner(
+            self.config, lambda: self.config.recipes, self._store.record_shadow, self._line_busy
+        )
         self._emit("state", Severity.INFO, f"models loaded: {', '.join(sorted(self._model_lines()))}")
 
     def _model_lines(self) -> set[str]:
@@ -380,7 +389,14 @@ class Station(StationLoops, StationAdmin, StationShadow, PipelineHost):
         if store_watch is not None:
             self._watches.append(store_watch())
         self.supervisor.start()
-        self._start_shadow()
+        if self._shadow is not None:
+            self._shadow.start()
+            self._emit("shadow", Severity.INFO, f"shadow model {self.config.shadow.release} starting (its "
+                       "verdicts are stored apart and never used)")  # fmt: skip
+
+    def _line_busy(self) -> bool:
+        """A live part is waiting for the camera or the detector: the CPU is the line's, not the shadow's."""
+        return self._detect_q.qsize() > 0 or self._triggers.qsize() > 0
 
     def _detect_alive(self) -> bool:
         return self._workers.alive("detect")
@@ -576,7 +592,8 @@ class Station(StationLoops, StationAdmin, StationShadow, PipelineHost):
             self.last_result = committed
             self._done.notify_all()
         self._signal_q.put(committed)
-        self._offer_shadow(committed)  # after the live result is handed on: it can never change it
+        if self._shadow is not None:  # after the live result is handed on: it can never change it
+            self._shadow.offer(committed)
 
     def _close_resources(self) -> None:
         if self._source is not None:
