@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from inspect_app.cli_parser import DB_FILE, UserError, add_state_dir
 
@@ -43,12 +44,30 @@ def cmd_report(args: argparse.Namespace) -> int:
             reports = [shadow_agreement(reader, m, since) for m in models]
     except StoreError as exc:
         raise UserError(str(exc)) from None
+    running = _running_shadow(args.state_dir)
     if args.json:
-        print(json.dumps([r.as_dict() for r in reports], indent=2))
+        out = [r.as_dict() for r in reports]
+        for r in out:
+            if running is not None and running.get("model_id") == r["model_id"]:
+                r["running"] = running  # the station's tallies since its start, skips included
+        print(json.dumps(out, indent=2))
         return 0
     if not reports:
         print(f"{db}: no shadow results (enable [shadow] in the station config)")
-        return 0
     for r in reports:
         print("\n".join(r.lines()))
+    if running is not None:
+        print(f"running now: shadow {running['model_id']} ({running['state']}): {running['judged']} judged, "
+              f"{running['skipped']} skipped since the station started")  # fmt: skip
     return 0
+
+
+def _running_shadow(state_dir: Path) -> dict | None:
+    """The shadow's tallies from a station running on ``state_dir`` (its skips are stored only at stop)."""
+    from inspect_app.control import SOCKET_NAME, send
+
+    if not (state_dir / SOCKET_NAME).exists():
+        return None
+    reply = send(state_dir, {"cmd": "status"})
+    shadow = reply.get("shadow") if reply.get("ok") else None
+    return shadow if isinstance(shadow, dict) else None

@@ -103,6 +103,15 @@ def test_shadow_report_command(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
     status = handle(st, {"cmd": "status"})  # what `inspect-app status` prints
     assert status["shadow"]["model_id"] == "cand/2.0.0" and status["shadow"]["judged"] == 4
+    from inspect_app.control import SOCKET_NAME, ControlServer
+
+    control = ControlServer(st, tmp_path / "state" / SOCKET_NAME)
+    control.start()
+    try:  # while the station runs, the report adds its tallies (skips are stored only at stop)
+        assert main(["shadow", "report", "--state-dir", str(tmp_path / "state")]) == 0
+        assert "running now: shadow cand/2.0.0 (running): 4 judged, 0 skipped" in capsys.readouterr().out
+    finally:
+        control.stop()
     st.stop()
     state = ["--state-dir", str(tmp_path / "state")]
     assert main(["shadow", "report", *state]) == 0
