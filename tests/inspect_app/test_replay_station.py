@@ -149,3 +149,36 @@ def test_cli_set_builds_a_region_of_interest(ov_history: StationConfig, tmp_path
     assert main([*argv, "--html", str(tmp_path / "roi.html")]) == 0
     changes = json.loads(js.read_text())["candidate"]["recipe_changes"]
     assert changes == {"roi": [None, {"kind": "rect", "xyxy": [0.0, 0.0, 20.0, 20.0]}]}
+
+
+def test_cli_candidate_recipe_from_a_file_or_the_config(ov_history: StationConfig, tmp_path: Path) -> None:
+    model = ov_history.recipes["r"].model
+    station = tmp_path / "station.toml"
+    station.write_text(
+        f'state_dir = "{ov_history.state_dir}"\nactive_recipe = "r"\n[recipes.r]\nmodel = "{model}"\n'
+        f'min_conf = 0.3\n[recipes.strict]\nmodel = "{model}"\nmin_conf = 0.6\n'
+    )
+    lone = tmp_path / "lone.toml"
+    lone.write_text("min_conf = 0.6\n")  # no model: the active recipe's
+    as_station = tmp_path / "other-station.toml"
+    as_station.write_text(f'[recipes.x]\nmodel = "{model}"\nmin_conf = 0.6\n')
+    as_json = tmp_path / "r.json"
+    as_json.write_text(json.dumps({"min_conf": 0.6}))
+    flips = []
+    for given in (str(lone), str(as_station), str(as_json), "strict"):
+        js = tmp_path / "out.json"
+        argv = ["replay", "--config", str(station), "--recipe", "r", "--candidate-recipe", given, "--quiet"]
+        assert main([*argv, "--json", str(js), "--html", str(tmp_path / "out.html")]) == 0, given
+        data = json.loads(js.read_text())
+        assert data["candidate"]["recipe_changes"] == {"min_conf": [0.3, 0.6]}, given
+        flips.append(data["flips"])
+    assert flips[0][FAIL_TO_PASS] > 0 and all(f == flips[0] for f in flips)
+    missing = [
+        "replay",
+        "--config",
+        str(station),
+        "--candidate-recipe",
+        str(tmp_path / "none.toml"),
+        "--quiet",
+    ]
+    assert main(missing) == 2
