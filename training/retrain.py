@@ -230,11 +230,20 @@ def _run(args: argparse.Namespace, plan: Plan, budget: float, t0: float, hyp: di
 
     cfg = load_config(args.config) if args.config else demo_config(state_dir=args.state_dir)
     _step(5, "the reviewed parts replayed through the candidate, agreement on recent parts, test metrics")
-    result = gate_release(cfg, reg, f"{plan.name}/{plan.version}", args.state_dir / cfg.store.db)
+    result = gate_release(cfg, reg, f"{plan.name}/{plan.version}", args.state_dir / cfg.store.db,
+                          progress=_progress)  # fmt: skip
+    print(flush=True)
     print("\n".join(result.lines()))
     (work / "done.json").write_text(json.dumps({"gate": result.as_dict(), "seconds": time.monotonic() - t0}))
     _next_steps(plan, cand, live, result.passed, args)
     return 0
+
+
+def _progress(what: str, done: int, total: int) -> None:
+    """One line, rewritten in place: the gate's replays (the training has Lightning's bar)."""
+    width = 30
+    filled = width * done // max(total, 1)
+    print(f"\r      {what:<15} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end="", flush=True)
 
 
 def _merged_yaml(names: tuple[str, ...], reviews: Any, live: Any) -> str:
