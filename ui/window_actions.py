@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from PyQt6.QtWidgets import QDialog, QMessageBox
 
-from inspect_app.promotion import promote_on_station
+from inspect_app.promotion import GateRefused, promote_on_station
 from inspect_app.rules import RecipeError
 from inspect_app.station import NotRunning
 from inspect_app.store import StoreError
@@ -269,7 +269,7 @@ class WindowActions:
             self._reject_view.saved(error is None, str(error or ""))
             self.reader.request("reviews", context)
         elif kind in ("model", "recipe") and error is not None and self._recipe_editor is not None:
-            self._recipe_editor.show_message(False, str(error))
+            self._recipe_editor.show_message(False, _refusal_text(error))
         elif kind == "audit" and self._audit_view is not None and self._audit_view.isVisible():
             self.reader.request("audit", AUDIT_ROWS)
         if error is not None:
@@ -283,3 +283,13 @@ class WindowActions:
         for dialog in (self._reject_view, self._recipe_editor, self._audit_view):
             if dialog is not None:
                 dialog.close()
+
+
+def _refusal_text(error: BaseException) -> str:
+    """A gate's refusal in the engineer's language, with the checks that failed (their figures as the gate
+    wrote them); any other error as it is."""
+    if not isinstance(error, GateRefused):
+        return str(error)
+    head = translate("RecipeEditor", "Not switched: the promotion gate refused {0}.")
+    head = head.format(error.result.candidate)
+    return "\n".join([head, *(f"{c.name}: {c.detail}" for c in error.result.failed())])

@@ -59,7 +59,8 @@ def test_the_window_model_switch_refuses_a_candidate_that_misses_a_reviewed_defe
     editor.model_box.setCurrentText(str(blind))
     editor.switch_button.click()  # the gate runs in a worker thread; the refusal comes back through the feed
     qtbot.waitUntil(lambda: "promotion gate" in editor.message.text(), timeout=30_000)
-    assert "reviewed defects would PASS" in editor.message.text()
+    assert "Not switched: the promotion gate refused blind/1.0.0." in editor.message.text()
+    assert "confirmed defects: 1 of 1 reviewed defects would PASS" in editor.message.text()
     assert h.station.config.recipes["strict"].model == "fake"
     refused = rows(h.cfg, "select who, target from audit where action = 'model.promote.refused'")
     assert [(r["who"], r["target"]) for r in refused] == [("eve", "strict")]

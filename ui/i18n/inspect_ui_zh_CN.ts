@@ -593,6 +593,11 @@
         <source>Model switched.</source>
         <translation>模型已切换。</translation>
     </message>
+    <message>
+        <location filename="../window_actions.py" line="293" />
+        <source>Not switched: the promotion gate refused {0}.</source>
+        <translation>未切换：推广门禁拒绝了 {0}。</translation>
+    </message>
 </context><context>
     <name>RejectView</name>
     <message>
