@@ -73,7 +73,7 @@ def gather_evidence(
             progress=step("reviewed parts"), model_infos=model_infos,
         )  # fmt: skip
         reviewed = tuple(
-            ReviewedOutcome(p.inspection_id, p.truth, p.stored_verdict, p.replayed_verdict)
+            ReviewedOutcome(p.inspection_id, p.truth, p.stored_verdict, p.replayed_verdict, p.why_not)
             for p in report.parts if p.truth is not None
         )  # fmt: skip
         with ResultsReader(db_path) as reader:

@@ -20,6 +20,7 @@ Evidence is gathered by ``gate_evidence`` (replay, shadow rows); ``evaluate_gate
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,7 @@ class ReviewedOutcome:
     truth: str  # DEFECT, GOOD, or anything else (unclear: not judged by the gate)
     stored_verdict: str
     candidate_verdict: str | None
+    why_not: str | None = None  # why it could not be replayed (the replay's words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +105,7 @@ def _defects(reviewed: Sequence[ReviewedOutcome]) -> GateCheck:
     defects = [r for r in reviewed if r.truth == DEFECT]
     judged = [r for r in defects if r.candidate_verdict is not None]
     escapes = [r.inspection_id for r in judged if r.candidate_verdict != "FAIL"]
-    gone = len(defects) - len(judged)
-    note = f"; {gone} could not be replayed (image gone)" if gone else ""
+    note = _not_replayed(defects)
     if not defects:
         return GateCheck("confirmed defects", True, "no reviewed defects to check")
     if escapes:
@@ -120,8 +121,7 @@ def _false_rejects(reviewed: Sequence[ReviewedOutcome], needed: float) -> GateCh
     # a false reject: reviewed good although the live model failed it
     rejects = [r for r in reviewed if r.truth == GOOD and r.stored_verdict == "FAIL"]
     judged = [r for r in rejects if r.candidate_verdict is not None]
-    gone = len(rejects) - len(judged)
-    note = f"; {gone} could not be replayed" if gone else ""
+    note = _not_replayed(rejects)
     if not judged:
         return GateCheck("false rejects", True, f"no reviewed false rejects to check{note}")
     passed = sum(r.candidate_verdict == "PASS" for r in judged)
@@ -130,6 +130,13 @@ def _false_rejects(reviewed: Sequence[ReviewedOutcome], needed: float) -> GateCh
         "false rejects", share >= needed,
         f"{passed} of {len(judged)} reviewed false rejects PASS ({share:.0%}, needed {needed:.0%}){note}",
     )  # fmt: skip
+
+
+def _not_replayed(parts: Sequence[ReviewedOutcome]) -> str:
+    why = Counter(r.why_not or "unknown" for r in parts if r.candidate_verdict is None)
+    if not why:
+        return ""
+    return f"; {sum(why.values())} could not be replayed: " + ", ".join(f"{n} {w}" for w, n in why.items())
 
 
 def _agreement(evidence: GateEvidence, config: PromotionConfig) -> GateCheck:

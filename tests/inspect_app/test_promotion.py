@@ -168,13 +168,14 @@ def test_registry_sorts_versions_lists_broken_releases_and_keeps_the_previous(tm
 def test_gate_checks_each_rule() -> None:
     cfg = PromotionConfig(false_reject_pass_min=0.5, agreement_min=0.9, min_parts=10, metric_tolerance=0.01)
     good = (
-        ReviewedOutcome(1, "defect", "FAIL", "FAIL"), ReviewedOutcome(2, "defect", "FAIL", None),
+        ReviewedOutcome(1, "defect", "FAIL", "FAIL"),
+        ReviewedOutcome(2, "defect", "FAIL", None, "image file missing"),
         ReviewedOutcome(3, "good", "FAIL", "PASS"), ReviewedOutcome(4, "good", "FAIL", "FAIL"),
     )  # fmt: skip
     ev = GateEvidence("c/1", "l/1", good, 20, 19, "shadow", {"mAP50": 0.9}, {"mAP50": 0.895})
     result = evaluate_gate(ev, cfg)
     assert result.passed, result.lines()
-    assert "1 could not be replayed" in result.checks[0].detail  # counted, never as a pass
+    assert "1 could not be replayed: 1 image file missing" in result.checks[0].detail  # never as a pass
     escape = (*good, ReviewedOutcome(5, "defect", "FAIL", "PASS"))
     assert [c.name for c in evaluate_gate(GateEvidence("c/1", "l/1", escape), cfg).failed()] == [
         "confirmed defects", "agreement"]  # fmt: skip
