@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from inspect_app.cli_parser import ENVIRONMENT, UserError
+from inspect_app.config import StationConfig
 from inspect_app.model_release import MANIFEST, ModelError, verify_onnx_shape
 from inspect_app.releases import POINTER, ReleaseRegistry
 
@@ -89,9 +90,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    d = registry(args).path(args.release)
+    reg = registry(args)
+    d = reg.path(args.release)
     try:
-        ReleaseRegistry(args.root).load(d)  # every file's sha256
+        reg.load(d)  # every file's sha256
     except ModelError as exc:
         print((d / MANIFEST).read_text() if (d / MANIFEST).is_file() else "", end="")
         raise UserError(str(exc)) from None
@@ -100,7 +102,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _station_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _station_config(args: argparse.Namespace) -> StationConfig:
     from inspect_app.config import load_config
     from inspect_app.demo import demo_config
 
