@@ -190,7 +190,8 @@ def test_heartbeat_ticks_while_healthy_and_stops_in_error(
             await v.write(PartId="H-1", Trigger=True)  # the model never answers: a stuck stage
             fault = await v.wait_value(v.hs("FaultCode"), lambda x: x == 4)
             text = await v.hs("FaultText").read_value()
-            assert text.startswith("STAGE_STALLED: stage 'detect' stuck")  # the code and why, as the window says
+            # the code and why, as the window says
+            assert text.startswith("STAGE_STALLED: stage 'detect' stuck")
             frozen = await v.hs("Heartbeat").read_value()
             await asyncio.sleep(0.5)  # ten heartbeat periods
             later = await v.hs("Heartbeat").read_value()

@@ -22,8 +22,9 @@ def _inspection(i: int, verdict: Verdict, recipe: str = "a") -> Inspection:
     reasons = (Reason("DEFECT", "short", "short", 0.9, dets[0].box),) if dets else ()
     return Inspection(
         part_id=f"p{i}", trigger_id=i, trigger_source="software", station="st", recipe=recipe, model_id="m/1",
-        model_sha256=None, decision=Decision(verdict, reasons), detections=dets, timings_ms={"detect": 1.0, "frame_age": 12.5},
-        frame_id=i, captured_at=T0 + i, source="cam", image=None,
+        model_sha256=None, decision=Decision(verdict, reasons), detections=dets,
+        timings_ms={"detect": 1.0, "frame_age": 12.5}, frame_id=i, captured_at=T0 + i, source="cam",
+        image=None,
     )  # fmt: skip
 
 
