@@ -1,7 +1,7 @@
 """Station benchmark (issues 2 and 13): one model, the same frames, every variant in one run, in turns.
 
     .venv/bin/python bench/bench_station.py [--model models/synth-pcb/0.3.0] [--frames 200] [--threads N]
-        [--parts 600] [--gap-ms 20] [--only latency,throughput,startup]
+        [--parts 600] [--runs 4] [--gap-ms 20] [--only latency,throughput,startup]
 
 Prints the CPU first (its flags decide which precision wins). At imgsz 640 and 320 (the release's weights
 re-exported at 640, with an int8 model quantized and gated at 640 on the release's own training data,
@@ -19,11 +19,11 @@ cached under var/bench/releases/):
 Variants run in turns (round-robin over ``--rounds``, the first one rotating), so a noisy neighbour slows
 them alike; ultralytics runs half before and half after. Then at 320, pipelined throughput (free-run as
 fast as it goes, results in SQLite with FAIL images and 1 in 20 PASS images saved, the OPC UA server on) for
-f32, bf16 and int8: 1 part in flight, the thread plan's in-flight (2 requests), 2 OpenVINO streams (3 in
-flight, ``[detector] streams = 2``), and the plan's in-flight with the null store; each variant twice, in
-ABBA order. Then the demo's start (precision auto): process start to first verdict, the auto choice, peak
-RSS. Ratios are within this run; JSON in bench/results/station.json. ``--threads`` defaults to the thread
-plan's (``inspect_app.detector.threads``).
+f32, bf16 and int8: 1 part in flight, the thread plan's in-flight (2 requests), 2 OpenVINO streams (4 in
+flight, ``[detector] streams = 2``), and the plan's in-flight with the null store; each variant ``--runs``
+times, in ABBA order. Then the demo's start (precision auto): process start to first verdict, the auto
+choice, peak RSS. Ratios are within this run; JSON in bench/results/station.json. ``--threads`` defaults
+to the thread plan's (``inspect_app.detector.threads``).
 """
 
 from __future__ import annotations
@@ -157,10 +157,12 @@ def bench_latency(
     gap_s: float,
 ) -> dict[str, list[float]]:
     """Per variant: ``model_only`` (the runtime's call alone on the input it takes, prepared beforehand:
-    OpenVINO the letterboxed uint8 frame, converted in its graph; onnxruntime the float blob), ``station``
-    (capture -> verdict, one part at a time: software trigger, wait for its commit, then ``gap_s``) and
-    ``b2b`` (the same, triggered at once). In rounds, each variant's three measured one after the other on
-    the same detector (the station's, between its parts), so a noisy neighbour slows them alike."""
+    OpenVINO the letterboxed uint8 frame, converted in its graph; onnxruntime the float blob, one call after
+    another), ``model_only_spaced`` (the same, ``gap_s`` after the last call, as the station meets it),
+    ``station`` (capture -> verdict, one part at a time: software trigger, wait for its commit, then
+    ``gap_s``) and ``b2b`` (the same, triggered at once). In rounds, each variant's four measured one after
+    the other on the same detector (the station's, between its parts), so a noisy neighbour slows them
+    alike."""
     from inspect_app.detector import load_detector
     from inspect_app.station import Station
     from inspect_app.testing.fakes import ScriptedSource
@@ -181,17 +183,20 @@ def bench_latency(
         st.trigger()
         st.wait_for_results(1, 30)
         stations[key] = st
-        for tag in ("model_only", "station", "b2b"):
+        for tag in ("model_only", "model_only_spaced", "station", "b2b"):
             out[f"{tag}_{key}"] = []
     inputs = {k: [d._prepare(img)[0] for img in imgs] for k, d in dets.items()}
     done = dict.fromkeys(stations, 1)
     per = max(1, len(imgs) // rounds)
     for r, order in enumerate(_turns(list(stations), rounds)):
         for k in order:
-            for x in inputs[k][r * per : (r + 1) * per]:
-                t = time.perf_counter()
-                dets[k]._infer(x)
-                out[f"model_only_{k}"].append((time.perf_counter() - t) * 1000)
+            for tag, gap in (("model_only", 0.0), ("model_only_spaced", gap_s)):
+                for x in inputs[k][r * per : (r + 1) * per]:
+                    if gap:
+                        time.sleep(gap)  # the runtime's call at the station's pace: its threads idle before
+                    t = time.perf_counter()
+                    dets[k]._infer(x)
+                    out[f"{tag}_{k}"].append((time.perf_counter() - t) * 1000)
             for tag, gap in (("station", gap_s), ("b2b", 0.0)):
                 totals[k].clear()
                 for _ in range(per):
@@ -221,6 +226,7 @@ class NullStore:
 
     def add_event_listener(self, fn: Any) -> None: ...
     def record_event(self, event: Any) -> None: ...
+    def record_shadow(self, result: Any) -> Any: ...
     def close(self, timeout: float = 30) -> None: ...
 
     def submit(self, inspection: Any, block: bool = True) -> None:
@@ -378,7 +384,8 @@ def main() -> int:
     p.add_argument("--frames", type=int, default=200)
     p.add_argument("--threads", type=int, default=plan().threads)
     p.add_argument("--rounds", type=int, default=4, help="turns each variant gets, interleaved")
-    p.add_argument("--parts", type=int, default=600, help="parts per throughput variant (two runs of half)")
+    p.add_argument("--parts", type=int, default=600, help="parts per throughput variant, over its runs")
+    p.add_argument("--runs", type=int, default=4, help="throughput runs per variant, in ABBA order")
     p.add_argument("--sizes", default="640,320")
     p.add_argument("--gap-ms", type=float, default=20.0, help="pause after each part in the spaced latency")
     p.add_argument("--only", default="latency,throughput,startup")
@@ -419,14 +426,18 @@ def main() -> int:
         for ref in refs.values():
             ref.warmup()
         rates: dict[str, list[dict[str, float]]] = {}
-        for v in [*vlist, *reversed(vlist)]:  # ABBA: each variant once early, once late
+        order = [v for r in range(args.runs) for v in (vlist if r % 2 == 0 else vlist[::-1])]
+        for v in order:  # ABBA...: each variant early and late alike
             key = f"{v['precision']}_inflight{v['in_flight'] or 'plan'}_streams{v['streams']}_{v['store']}"
             rates.setdefault(key, []).append(
-                bench_throughput(native, imgs, work, args.threads, args.parts // 2, v, refs[v["precision"]])
+                bench_throughput(
+                    native, imgs, work, args.threads, args.parts // args.runs, v, refs[v["precision"]]
+                )
             )
         res["throughput"] = {
             k: {"runs": r, "mean": statistics.fmean(x["per_s"] for x in r),
-                "x_model_only": statistics.fmean(x["x_model_only"] for x in r)}
+                "x_model_only": statistics.median(x["x_model_only"] for x in r),
+                "x_model_only_runs": [x["x_model_only"] for x in r]}
             for k, r in rates.items()
         }  # fmt: skip
         print("throughput done", flush=True)
@@ -440,6 +451,12 @@ def main() -> int:
     return 0
 
 
+def _fastest(r: dict[str, float], tag: str, prec: str) -> float:
+    """The fastest runtime's ``tag`` median for ``prec`` (``tag``_<backend>_<precision> keys)."""
+    return min(v for k, v in r.items() if k.startswith(f"{tag}_") and k.endswith(f"_{prec}")
+               and k.count("_") == tag.count("_") + 2)  # fmt: skip
+
+
 def report(res: dict[str, Any]) -> str:
     lines = [
         res["cpu_line"],
@@ -450,32 +467,36 @@ def report(res: dict[str, Any]) -> str:
         if imgsz not in res:
             continue
         r = {k: v["p50"] for k, v in res[imgsz].items() if isinstance(v, dict)}
-        p99 = {k: v["p99"] for k, v in res[imgsz].items() if isinstance(v, dict)}
         keys = [k.removeprefix("station_") for k in r if k.startswith("station_")]
         ul = r["ultralytics_predict"]
-        lines += ["", f"imgsz {imgsz}: medians, ms (ultralytics predict {ul:.2f}); station spaced by "
-                  f"{res.get('gap_ms', 0):.0f} ms, and back-to-back", "",
-                  "| variant | model-only | station | p99 | back-to-back | station / ultralytics | "
-                  "station / fastest model-only, same precision | back-to-back / that |",
+        gap = res.get("gap_ms", 0)
+        lines += ["", f"imgsz {imgsz}: medians, ms (ultralytics predict {ul:.2f}); spaced: {gap:.0f} ms "
+                  "after the last part; back-to-back: at once", "",
+                  "| variant | model-only | model-only spaced | station | back-to-back "
+                  "| station / ultralytics | station / fastest model-only spaced, same precision "
+                  "| back-to-back / fastest model-only |",
                   "|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for k in keys:
             prec = k.split("_", 1)[1]
-            fastest = min(v for kk, v in r.items() if kk.startswith("model_only_") and kk.endswith(prec))
-            st, b2b = r[f"station_{k}"], r.get(f"b2b_{k}", float("nan"))
+
+            st, b2b, sp = r[f"station_{k}"], r[f"b2b_{k}"], r.get(f"model_only_spaced_{k}", float("nan"))
+            vs_spaced, vs_hot = (
+                st / _fastest(r, "model_only_spaced", prec),
+                b2b / _fastest(r, "model_only", prec),
+            )
             lines.append(
-                f"| {k} | {r['model_only_' + k]:.2f} | {st:.2f} | {p99[f'station_{k}']:.2f} | {b2b:.2f} "
-                f"| {st / ul:.2f}x | {st / fastest:.2f}x | {b2b / fastest:.2f}x |"
+                f"| {k} | {r['model_only_' + k]:.2f} | {sp:.2f} | {st:.2f} | {b2b:.2f} | {st / ul:.2f}x "
+                f"| {vs_spaced:.2f}x | {vs_hot:.2f}x |"
             )
     if "throughput" in res:
-        lines += ["", "Pipelined, 320 (free run, SQLite with images, OPC UA server on), mean of 2 runs "
-                  "(ABBA); x 1/model-only: parts/s times that precision's model-only time measured just "
-                  "before and after each run", "",
-                  "| variant | parts/s | runs | model-only ms | x 1/model-only |",
-                  "|---|---|---|---|---|"]  # fmt: skip
+        lines += ["", "Pipelined, 320 (free run, SQLite with images, OPC UA server on), runs in ABBA order; "
+                  "x 1/model-only: parts/s times that precision's model-only time measured just before and "
+                  "after the run, median over the runs", "",
+                  "| variant | parts/s (mean) | x 1/model-only (median) | each run's x 1/model-only |",
+                  "|---|---|---|---|"]  # fmt: skip
         for k, v in res["throughput"].items():
-            runs = ", ".join(f"{x['per_s']:.1f}" for x in v["runs"])
-            mo = ", ".join(f"{x['model_only_ms']:.2f}" for x in v["runs"])
-            lines.append(f"| {k} | {v['mean']:.1f} | {runs} | {mo} | {v['x_model_only']:.2f}x |")
+            each = ", ".join(f"{x:.2f}" for x in v["x_model_only_runs"])
+            lines.append(f"| {k} | {v['mean']:.1f} | {v['x_model_only']:.2f}x | {each} |")
     if "startup" in res:
         s = res["startup"]
         lines += ["", f"* result store alone: {res['store_rate']:.0f} inspections/s",
