@@ -36,6 +36,7 @@ def build_detectors(config: StationConfig) -> dict[str, Detector]:
                 precision=config.detector.precision,
                 allow_bf16=config.detector.allow_bf16,
                 streams=config.detector.streams,
+                cache_dir=Path(config.state_dir) / "cache" if config.detector.cache else None,
             )
         except ModelError as exc:
             for d in detectors.values():

@@ -137,6 +137,13 @@ class DetectorConfig(_Strict):
         "threads each, more parts per second and a longer wait for each (free-run lines); 1 = latency",
     )  # fmt: skip
 
+    cache: bool = Field(
+        True,
+        description="keep what auto chose and OpenVINO's compiled models under <state_dir>/cache, so later "
+        "starts skip the timing and the compile (timed again whenever the release, CPU, OpenVINO, threads "
+        "or streams change)",
+    )
+
     @field_validator("streams")
     @classmethod
     def _streams_runtime(cls, v: int, info: ValidationInfo) -> int:

@@ -161,4 +161,6 @@ def _model(station: Station) -> ComponentHealth:
     choice = getattr(det, "precision_choice", None)
     if choice is not None and choice.median_ms:
         detail += " auto: " + ", ".join(f"{p} {ms:.1f} ms" for p, ms in choice.median_ms)
+        if choice.measured_at:
+            detail += f" (timed {choice.measured_at})"
     return ComponentHealth(True, "loaded", detail)

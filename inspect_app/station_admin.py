@@ -195,7 +195,7 @@ class StationAdmin:
         c = self.config.detector
         det = load_detector(
             model_dir, c.backend, c.threads, file=c.file, precision=c.precision, allow_bf16=c.allow_bf16,
-            streams=c.streams,
+            streams=c.streams, cache_dir=Path(self.config.state_dir) / "cache" if c.cache else None,
         )  # fmt: skip
         det.warmup()
         return det

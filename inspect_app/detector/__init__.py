@@ -67,6 +67,7 @@ def load_detector(
     *,
     allow_bf16: bool = False,
     streams: int = 1,
+    cache_dir: Path | None = None,
 ) -> WarmDetector:
     """Load the release in ``model_dir``, verify the files the backend runs, and build the backend.
 
@@ -75,7 +76,9 @@ def load_detector(
     with ``allow_bf16``; the choice is in ``precision_choice`` and ``info.precision``). ``threads`` None:
     the thread plan for the cores this process may use (``threads.plan``). ``streams`` > 1: OpenVINO's
     throughput mode, for replays and evaluations (``detect_many`` on ``plan().throughput_threads`` threads
-    and ``plan().throughput_streams`` streams).
+    and ``plan().throughput_streams`` streams). ``cache_dir`` (the station's state dir ``cache/``): auto's
+    choice is remembered there for the next start (``precision_memo``) and OpenVINO keeps its compiled
+    models there (its own cache, keyed by the model and the compile settings).
 
     Raises ModelError for anything wrong with the release or the model file (missing, tampered, not a
     model, wrong shape); the message is meant for the operator. Call ``warmup()`` before the first part.
@@ -93,7 +96,7 @@ def load_detector(
     if precision == "int8" and file is not None:
         raise ModelError("precision int8 runs the release's int8 model; do not name a file")
     if precision == "auto":
-        return _auto(model_dir, backend, threads, file, allow_bf16, streams)
+        return _auto(model_dir, backend, threads, file, allow_bf16, streams, cache_dir)
     if file is None and backend != "ultralytics":
         file = load_release(model_dir, verify=[]).precision("int8" if precision == "int8" else "f32").file
     file = file or DEFAULT_FILE[backend]
@@ -111,21 +114,37 @@ def load_detector(
         return OnnxRuntimeDetector(release, threads, file)
     from inspect_app.detector.openvino_backend import OpenVinoDetector
 
-    return OpenVinoDetector(release, threads, file, precision=precision, streams=streams)
+    return OpenVinoDetector(
+        release, threads, file, precision=precision, streams=streams,
+        cache_dir=cache_dir / "openvino" if cache_dir is not None else None,
+    )  # fmt: skip
 
 
 def _auto(
-    model_dir: str | Path, backend: str, threads: int, file: str | None, allow_bf16: bool, streams: int
-) -> WarmDetector:
+    model_dir: str | Path, backend: str, threads: int, file: str | None, allow_bf16: bool, streams: int,
+    cache_dir: Path | None,
+) -> WarmDetector:  # fmt: skip
     release = load_release(model_dir, verify=[])
     names, skipped = candidates(release, backend, allow_bf16)
     if file is not None and "int8" in names:
         names.remove("int8")  # a named file is the model to run; int8 would be another one
         skipped.append(("int8", f"[detector] file = {file} names the model"))
+    key = None
+    if cache_dir is not None and len(names) > 1:
+        from inspect_app.detector import precision_memo
+
+        key = precision_memo.memo_key(release, names, skipped, file, threads, streams)
+        remembered = precision_memo.recall(cache_dir, key)
+        if remembered is not None and remembered.chosen in names:
+            det = load_detector(model_dir, backend, threads, file, remembered.chosen, streams=streams,
+                                cache_dir=cache_dir)  # fmt: skip
+            det.precision_choice = remembered  # type: ignore[attr-defined]
+            log.info("%s: %s", release.model_id, remembered.line())
+            return det
     loaded: dict[str, WarmDetector] = {}
     try:
         for p in names:
-            det = load_detector(model_dir, backend, threads, file, p, streams=streams)
+            det = load_detector(model_dir, backend, threads, file, p, streams=streams, cache_dir=cache_dir)
             det.warmup()
             loaded[p] = det
         # bf16 asked for on a CPU that computes it in f32 would be timed as a second f32: drop it
@@ -147,6 +166,10 @@ def _auto(
     choice = PrecisionChoice(chosen, medians, rounds, tuple(skipped))
     result.precision_choice = choice  # type: ignore[attr-defined]
     log.info("%s: %s", release.model_id, choice.line())
+    if key is not None and cache_dir is not None:
+        from inspect_app.detector import precision_memo
+
+        precision_memo.remember(cache_dir, key, choice)
     return result
 
 

@@ -39,10 +39,15 @@ class PrecisionChoice:
     median_ms: tuple[tuple[str, float], ...]  # (precision, ms) in ORDER
     rounds: int
     skipped: tuple[tuple[str, str], ...] = ()  # (precision, why it was not a candidate)
+    measured_at: str | None = None  # set when the choice was remembered from an earlier start (UTC)
 
     def line(self) -> str:
         timed = ", ".join(f"{p} {ms:.2f} ms" for p, ms in self.median_ms)
-        text = f"precision auto: {self.chosen}" + (f" ({timed}, median of {self.rounds})" if timed else "")
+        if timed and self.measured_at:
+            timed += f", median of {self.rounds}, timed at {self.measured_at} (precision_memo)"
+        elif timed:
+            timed += f", median of {self.rounds}"
+        text = f"precision auto: {self.chosen}" + (f" ({timed})" if timed else "")
         if self.skipped:
             text += "; not tried: " + ", ".join(f"{p} ({why})" for p, why in self.skipped)
         return text

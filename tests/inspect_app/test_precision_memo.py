@@ -1,0 +1,67 @@
+"""``precision = "auto"`` remembers its choice in the state dir (issue 13; issue 2's start-up time): a later
+start with the same release, CPU, OpenVINO, threads and streams runs the remembered precision without
+timing; anything else, or a file it cannot read, and it times again. Never a reason not to start."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from inspect_app.detector import load_detector, precision_memo
+from inspect_app.detector.precision import candidates
+from inspect_app.model_release import load_release
+
+
+def test_the_choice_is_timed_once_then_remembered(tiny_int8_release: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = load_detector(tiny_int8_release, "openvino", 2, precision="auto", cache_dir=cache)
+    timed = first.precision_choice  # type: ignore[attr-defined]
+    assert timed.measured_at is None and set(dict(timed.median_ms)) == {"f32", "int8"}
+    first.close()
+    assert len(json.loads((cache / precision_memo.FILE).read_text())) == 1
+    assert list((cache / "openvino").glob("*.blob"))  # OpenVINO's compiled models kept too
+
+    again = load_detector(tiny_int8_release, "openvino", 2, precision="auto", cache_dir=cache)
+    remembered = again.precision_choice  # type: ignore[attr-defined]
+    assert remembered.measured_at is not None and "timed at" in remembered.line()
+    assert (remembered.chosen, remembered.median_ms) == (timed.chosen, timed.median_ms)
+    assert again.info.precision == timed.chosen  # what runs is what was chosen
+    again.close()
+
+
+def test_other_threads_are_timed_again(tiny_int8_release: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    load_detector(tiny_int8_release, "openvino", 2, precision="auto", cache_dir=cache).close()
+    other = load_detector(tiny_int8_release, "openvino", 1, precision="auto", cache_dir=cache)
+    assert other.precision_choice.measured_at is None  # type: ignore[attr-defined]
+    assert len(json.loads((cache / precision_memo.FILE).read_text())) == 2
+
+
+def test_a_remembered_precision_that_is_no_candidate_is_not_run(
+    tiny_int8_release: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    release = load_release(tiny_int8_release, verify=[])
+    names, skipped = candidates(release, "openvino", False)
+    key = precision_memo.memo_key(release, names, skipped, None, 2, 1)
+    cache.mkdir()
+    (cache / precision_memo.FILE).write_text(json.dumps({key: {
+        "chosen": "bf16", "median_ms": [["bf16", 1.0]], "rounds": 10, "skipped": [],
+        "measured_at": "2026-01-01T00:00:00Z"}}))  # fmt: skip
+    det = load_detector(tiny_int8_release, "openvino", 2, precision="auto", cache_dir=cache)
+    assert det.precision_choice.measured_at is None and det.info.precision in ("f32", "int8")  # type: ignore[attr-defined]
+
+
+def test_an_unreadable_memo_or_cache_never_stops_a_start(tiny_int8_release: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / precision_memo.FILE).write_text("{ half a file")
+    det = load_detector(tiny_int8_release, "openvino", 2, precision="auto", cache_dir=cache)
+    assert det.precision_choice.measured_at is None  # type: ignore[attr-defined]
+    det.close()
+    assert len(json.loads((cache / precision_memo.FILE).read_text())) == 1  # replaced by a good one
+
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the cache folder would be")
+    det = load_detector(tiny_int8_release, "openvino", 2, precision="auto", cache_dir=blocked)
+    assert det.info.precision in ("f32", "int8")
