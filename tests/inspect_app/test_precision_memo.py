@@ -5,7 +5,10 @@ timing; anything else, or a file it cannot read, and it times again. Never a rea
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 from inspect_app.detector import load_detector, precision_memo
 from inspect_app.detector.precision import candidates
@@ -65,3 +68,29 @@ def test_an_unreadable_memo_or_cache_never_stops_a_start(tiny_int8_release: Path
     blocked.write_text("a file where the cache folder would be")
     det = load_detector(tiny_int8_release, "openvino", 2, precision="auto", cache_dir=blocked)
     assert det.info.precision in ("f32", "int8")
+
+
+def test_a_damaged_compiled_model_in_the_cache_is_not_run(
+    tiny_int8_release: Path, tmp_path: Path, test_images: Callable[[int, int], list[np.ndarray]]
+) -> None:
+    """OpenVINO checks its cached blobs: a damaged one is compiled again from the verified model, never run
+    (a flipped weight would judge parts wrong without a word)."""
+    cache = tmp_path / "cache"
+    images = test_images(6, 7)
+
+    def detections(cache_dir: Path | None) -> list[list[tuple[int, float]]]:
+        det = load_detector(tiny_int8_release, "openvino", 2, precision="int8", cache_dir=cache_dir)
+        try:
+            return [[(d.class_id, round(d.confidence, 4)) for d in det.detect(im, 0.1, 0.7)] for im in images]
+        finally:
+            det.close()
+
+    reference = detections(None)
+    assert detections(cache) == reference
+    (blob,) = (cache / "openvino").glob("*.blob")
+    blob.chmod(0o600)
+    data = bytearray(blob.read_bytes())
+    for i in range(200, len(data), 211):
+        data[i] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    assert detections(cache) == reference
