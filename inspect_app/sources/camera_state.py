@@ -83,3 +83,19 @@ class CameraStateMachine:
         if self._on_change is not None:
             self._on_change(old, new, why)
         return True
+
+
+def frame_age_limit_s(max_frame_age_ms: float | None, period_s: float | None) -> float:
+    """The oldest a frame may be at its part's trigger: the configured limit, else 3 frame periods (at least
+    0.15 s), else 1 s while the camera's rate is unknown. One rule for every live camera kind."""
+    if max_frame_age_ms is not None:
+        return max_frame_age_ms / 1000.0
+    return 1.0 if period_s is None else max(3 * period_s, 0.15)
+
+
+def frame_timeout_s(frame_timeout_ms: float | None, period_s: float | None, open_timeout_s: float) -> float:
+    """How long a streaming camera may stay silent before it counts as lost: the configured timeout, else 3
+    frame periods (at least 0.5 s), else the open timeout while the rate is unknown."""
+    if frame_timeout_ms is not None:
+        return frame_timeout_ms / 1000.0
+    return open_timeout_s if period_s is None else max(3 * period_s, 0.5)

@@ -37,7 +37,13 @@ from typing import Any, Protocol
 from inspect_app.config_genicam import CameraSettings, GenicamSourceConfig
 from inspect_app.protocols import CorruptFrame, SourceError
 from inspect_app.sources import genicam_aravis as arv
-from inspect_app.sources.camera_state import STATE_CODES, CameraState, CameraStateMachine
+from inspect_app.sources.camera_state import (
+    STATE_CODES,
+    CameraState,
+    CameraStateMachine,
+    frame_age_limit_s,
+    frame_timeout_s,
+)
 from inspect_app.sources.genicam_health import GenicamStatus, HealthReporter, summary
 from inspect_app.sources.genicam_ledger import FrameLedger
 from inspect_app.sources.genicam_pixels import PixelDataError, to_bgr
@@ -241,21 +247,15 @@ class GenicamSource:
     @property
     def frame_age_limit_s(self) -> float | None:
         """The oldest a frame may be at its part's trigger; None for software triggers (taken on demand)."""
-        if self.config.max_frame_age_ms is not None:
-            return self.config.max_frame_age_ms / 1000.0
-        if self.config.trigger == "software":
+        if self.config.max_frame_age_ms is None and self.config.trigger == "software":
             return None
-        if self.config.trigger == "hardware":
+        if self.config.max_frame_age_ms is None and self.config.trigger == "hardware":
             return 1.0
-        period = self.frame_period_s
-        return 1.0 if period is None else max(3 * period, 0.15)
+        return frame_age_limit_s(self.config.max_frame_age_ms, self.frame_period_s)
 
     @property
     def frame_timeout_s(self) -> float:
-        if self.config.frame_timeout_ms is not None:
-            return self.config.frame_timeout_ms / 1000.0
-        period = self.frame_period_s
-        return self.config.open_timeout_s if period is None else max(3 * period, 0.5)
+        return frame_timeout_s(self.config.frame_timeout_ms, self.frame_period_s, self.config.open_timeout_s)
 
     def counts(self) -> Any:
         with self._cond:

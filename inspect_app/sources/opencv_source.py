@@ -32,7 +32,14 @@ import numpy as np
 
 from inspect_app.config import OpenCVSourceConfig
 from inspect_app.protocols import CorruptFrame, SourceError
-from inspect_app.sources.camera_state import STATE_CODES, CameraState, CameraStateMachine, SourceStatus
+from inspect_app.sources.camera_state import (
+    STATE_CODES,
+    CameraState,
+    CameraStateMachine,
+    SourceStatus,
+    frame_age_limit_s,
+    frame_timeout_s,
+)
 from inspect_app.sources.mjpeg_http import MjpegHttpCapture, is_http
 from inspect_app.types import Frame
 
@@ -162,17 +169,11 @@ class OpenCVSource:
     @property
     def frame_age_limit_s(self) -> float:
         """The oldest a frame may be at its part's trigger (``max_frame_age_ms``, or 3 frame periods)."""
-        if self.config.max_frame_age_ms is not None:
-            return self.config.max_frame_age_ms / 1000.0
-        period = self.frame_period_s
-        return 1.0 if period is None else max(3 * period, 0.15)
+        return frame_age_limit_s(self.config.max_frame_age_ms, self.frame_period_s)
 
     @property
     def frame_timeout_s(self) -> float:
-        if self.config.frame_timeout_ms is not None:
-            return self.config.frame_timeout_ms / 1000.0
-        period = self.frame_period_s
-        return self.config.open_timeout_s if period is None else max(3 * period, 0.5)
+        return frame_timeout_s(self.config.frame_timeout_ms, self.frame_period_s, self.config.open_timeout_s)
 
     def status(self) -> SourceStatus:
         now = time.monotonic()
