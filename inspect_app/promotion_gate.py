@@ -63,7 +63,8 @@ class GateEvidence:
 class GateCheck:
     name: str
     passed: bool
-    detail: str
+    detail: str  # English, for the CLI, the log and the audit
+    figures: Mapping[str, Any] = field(default_factory=dict)  # the numbers in detail, for other languages
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,7 @@ def _defects(reviewed: Sequence[ReviewedOutcome]) -> GateCheck:
         return GateCheck(
             "confirmed defects", False,
             f"{len(escapes)} of {len(judged)} reviewed defects would PASS (inspections {shown}){note}",
+            {"escapes": len(escapes), "judged": len(judged), "ids": shown},
         )  # fmt: skip
     return GateCheck("confirmed defects", True, f"all {len(judged)} reviewed defects still FAIL{note}")
 
@@ -129,6 +131,7 @@ def _false_rejects(reviewed: Sequence[ReviewedOutcome], needed: float) -> GateCh
     return GateCheck(
         "false rejects", share >= needed,
         f"{passed} of {len(judged)} reviewed false rejects PASS ({share:.0%}, needed {needed:.0%}){note}",
+        {"passed": passed, "judged": len(judged), "share": share, "needed": needed},
     )  # fmt: skip
 
 
@@ -143,14 +146,16 @@ def _agreement(evidence: GateEvidence, config: PromotionConfig) -> GateCheck:
     n, agree = evidence.agreement_parts, evidence.agreement
     if agree is None:
         ok = config.min_parts == 0
-        return GateCheck("agreement", ok, "no replayed or shadowed parts" + ("" if ok else
-                         f" (at least {config.min_parts} needed)"))  # fmt: skip
+        detail = "no replayed or shadowed parts" + ("" if ok else f" (at least {config.min_parts} needed)")
+        return GateCheck("agreement", ok, detail, {"min_parts": config.min_parts})
     enough = n >= config.min_parts
     detail = (f"{evidence.agreeing_parts} of {n} {evidence.agreement_source} parts agree with the live "
               f"verdict ({agree:.1%}, needed {config.agreement_min:.0%})")  # fmt: skip
     if not enough:
         detail += f"; only {n} parts, at least {config.min_parts} needed"
-    return GateCheck("agreement", enough and agree >= config.agreement_min, detail)
+    figures = {"agreeing": evidence.agreeing_parts, "parts": n, "share": agree,
+               "needed": config.agreement_min, "min_parts": config.min_parts}  # fmt: skip
+    return GateCheck("agreement", enough and agree >= config.agreement_min, detail, figures)
 
 
 def _metrics(evidence: GateEvidence, config: PromotionConfig) -> list[GateCheck]:
@@ -164,5 +169,6 @@ def _metrics(evidence: GateEvidence, config: PromotionConfig) -> list[GateCheck]
         out.append(GateCheck(
             f"test {name}", ok,
             f"{cand:.4f} vs live {live:.4f} (may be at most {config.metric_tolerance} lower)",
+            {"metric": name, "candidate": cand, "live": live, "tolerance": config.metric_tolerance},
         ))  # fmt: skip
     return out

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 from PyQt6.QtWidgets import QDialog, QMessageBox
 
 from inspect_app.promotion import GateRefused, promote_on_station
+from inspect_app.promotion_gate import GateCheck
 from inspect_app.rules import RecipeError
 from inspect_app.station import NotRunning
 from inspect_app.store import StoreError
 from ui.audit_view import AuditView
-from ui.i18n import translate
+from ui.i18n import QT_TRANSLATE_NOOP, translate
 from ui.login_dialog import LoginDialog
 from ui.recipe_editor import RecipeEditor, find_releases
 from ui.reject_view import RejectView
@@ -292,4 +293,40 @@ def _refusal_text(error: BaseException) -> str:
         return str(error)
     head = translate("RecipeEditor", "Not switched: the promotion gate refused {0}.")
     head = head.format(error.result.candidate)
-    return "\n".join([head, *(f"{c.name}: {c.detail}" for c in error.result.failed())])
+    return "\n".join([head, *(gate_check_text(c) for c in error.result.failed())])
+
+
+# one failed gate check per template, filled from the check's figures (the gate's own text is English)
+GATE_TEXT = {
+    "defects": QT_TRANSLATE_NOOP(
+        "Gate", "Confirmed defects: {0} of {1} reviewed defects would PASS (inspections {2})"),
+    "false_rejects": QT_TRANSLATE_NOOP(
+        "Gate", "False rejects: {0} of {1} reviewed false rejects PASS ({2:.0%}, needed {3:.0%})"),
+    "agreement": QT_TRANSLATE_NOOP(
+        "Gate", "Agreement: {0} of {1} parts agree with the live verdict ({2:.1%}, needed {3:.0%})"),
+    "too_few": QT_TRANSLATE_NOOP("Gate", "; at least {0} parts needed"),
+    "no_parts": QT_TRANSLATE_NOOP("Gate", "Agreement: no replayed or shadowed parts (at least {0} needed)"),
+    "metric": QT_TRANSLATE_NOOP(
+        "Gate", "Test {0}: {1:.4f} against the live model's {2:.4f} (at most {3} lower)"),
+}  # fmt: skip
+
+
+def gate_check_text(check: GateCheck) -> str:
+    """One failed gate check in the window's language, from its figures; the gate's English otherwise."""
+    f = check.figures
+
+    def text(key: str, *args: object) -> str:
+        return translate("Gate", GATE_TEXT[key]).format(*args)
+
+    if check.name == "confirmed defects" and "escapes" in f:
+        return text("defects", f["escapes"], f["judged"], f["ids"])
+    if check.name == "false rejects" and "passed" in f:
+        return text("false_rejects", f["passed"], f["judged"], f["share"], f["needed"])
+    if check.name == "agreement" and "parts" in f:
+        out = text("agreement", f["agreeing"], f["parts"], f["share"], f["needed"])
+        return out + (text("too_few", f["min_parts"]) if f["parts"] < f["min_parts"] else "")
+    if check.name == "agreement" and "min_parts" in f:
+        return text("no_parts", f["min_parts"])
+    if "metric" in f:
+        return text("metric", f["metric"], f["candidate"], f["live"], f["tolerance"])
+    return f"{check.name}: {check.detail}"

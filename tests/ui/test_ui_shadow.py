@@ -60,8 +60,33 @@ def test_the_window_model_switch_refuses_a_candidate_that_misses_a_reviewed_defe
     editor.switch_button.click()  # the gate runs in a worker thread; the refusal comes back through the feed
     qtbot.waitUntil(lambda: "promotion gate" in editor.message.text(), timeout=30_000)
     assert "Not switched: the promotion gate refused blind/1.0.0." in editor.message.text()
-    assert "confirmed defects: 1 of 1 reviewed defects would PASS" in editor.message.text()
+    shown = editor.message.text()
+    assert f"Confirmed defects: 1 of 1 reviewed defects would PASS (inspections {fail_id})" in shown
     assert h.station.config.recipes["strict"].model == "fake"
     refused = rows(h.cfg, "select who, target from audit where action = 'model.promote.refused'")
     assert [(r["who"], r["target"]) for r in refused] == [("eve", "strict")]
     h.stop()
+
+
+def test_a_gate_refusal_lists_its_failed_checks_in_chinese(harness: Any) -> None:
+    from inspect_app.promotion_gate import GateCheck
+    from ui.window_actions import gate_check_text
+
+    h = harness()
+    h.window.set_language("zh_CN")
+    checks = [
+        GateCheck("confirmed defects", False, "", {"escapes": 2, "judged": 5, "ids": "7, 9"}),
+        GateCheck("false rejects", False, "", {"passed": 1, "judged": 4, "share": 0.25, "needed": 0.5}),
+        GateCheck("agreement", False, "", {"agreeing": 90, "parts": 100, "share": 0.9, "needed": 0.98,
+                                           "min_parts": 200}),
+        GateCheck("test mAP50", False, "", {"metric": "mAP50", "candidate": 0.9, "live": 0.95,
+                                            "tolerance": 0.01}),
+    ]  # fmt: skip
+    texts = [gate_check_text(c) for c in checks]
+    assert texts[0] == "已确认缺陷：5 个已复核缺陷中有 2 个会被判为合格（检测记录 7, 9）"
+    assert "25%" in texts[1] and "需要 50%" in texts[1]
+    assert texts[2].endswith("；至少需要 200 个零件") and "90.0%" in texts[2]
+    assert texts[3].startswith("测试集 mAP50：0.9000") and "0.9500" in texts[3]
+    assert not any(c.isascii() and c.isalpha() and c not in "mAP" for t in texts[:3] for c in t)  # no English
+    h.window.set_language("en")
+

@@ -130,6 +130,38 @@
         <translation>计数清零…</translation>
     </message>
 </context><context>
+    <name>Gate</name>
+    <message>
+        <location filename="../window_actions.py" line="301" />
+        <source>Confirmed defects: {0} of {1} reviewed defects would PASS (inspections {2})</source>
+        <translation>已确认缺陷：{1} 个已复核缺陷中有 {0} 个会被判为合格（检测记录 {2}）</translation>
+    </message>
+    <message>
+        <location filename="../window_actions.py" line="303" />
+        <source>False rejects: {0} of {1} reviewed false rejects PASS ({2:.0%}, needed {3:.0%})</source>
+        <translation>误判：{1} 个已复核误判中有 {0} 个判为合格（{2:.0%}，需要 {3:.0%}）</translation>
+    </message>
+    <message>
+        <location filename="../window_actions.py" line="305" />
+        <source>Agreement: {0} of {1} parts agree with the live verdict ({2:.1%}, needed {3:.0%})</source>
+        <translation>一致性：{1} 个零件中有 {0} 个与在线判定一致（{2:.1%}，需要 {3:.0%}）</translation>
+    </message>
+    <message>
+        <location filename="../window_actions.py" line="307" />
+        <source>; at least {0} parts needed</source>
+        <translation>；至少需要 {0} 个零件</translation>
+    </message>
+    <message>
+        <location filename="../window_actions.py" line="308" />
+        <source>Agreement: no replayed or shadowed parts (at least {0} needed)</source>
+        <translation>一致性：没有回放或影子模型判定过的零件（至少需要 {0} 个）</translation>
+    </message>
+    <message>
+        <location filename="../window_actions.py" line="309" />
+        <source>Test {0}: {1:.4f} against the live model's {2:.4f} (at most {3} lower)</source>
+        <translation>测试集 {0}：{1:.4f}，在线模型为 {2:.4f}（最多可低 {3}）</translation>
+    </message>
+</context><context>
     <name>LiveView</name>
     <message>
         <location filename="../live_view.py" line="76" />
@@ -287,62 +319,62 @@
         <translation>工位已停止；所有排队结果均已保存。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="48" />
+        <location filename="../window_actions.py" line="49" />
         <source>Starting: loading and verifying the models…</source>
         <translation>启动中：正在加载并校验模型…</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="54" />
+        <location filename="../window_actions.py" line="55" />
         <source>Stopping: saving every queued result…</source>
         <translation>停止中：正在保存所有排队结果…</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="65" />
+        <location filename="../window_actions.py" line="66" />
         <source>Triggered part {0}</source>
         <translation>已触发工件 {0}</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="72" />
+        <location filename="../window_actions.py" line="73" />
         <source>Error acknowledged.</source>
         <translation>故障已确认。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="74" />
+        <location filename="../window_actions.py" line="75" />
         <source>The cause of the error is still there: not reset.</source>
         <translation>故障原因仍然存在：未复位。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="83" />
+        <location filename="../window_actions.py" line="84" />
         <source>Reset counters</source>
         <translation>计数清零</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="84" />
+        <location filename="../window_actions.py" line="85" />
         <source>Start a new shift count? The reset is recorded in the audit trail.</source>
         <translation>开始新的班次计数？清零操作将记入审计记录。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="96" />
+        <location filename="../window_actions.py" line="97" />
         <source>Start the station first: it records the audit trail.</source>
         <translation>请先启动工位：审计记录由工位写入。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="106" />
+        <location filename="../window_actions.py" line="107" />
         <source>Engineer mode: {0}</source>
         <translation>工程师模式：{0}</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="139" />
+        <location filename="../window_actions.py" line="140" />
         <source>Switching recipes needs engineer mode.</source>
         <translation>切换配方需要工程师模式。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="144" />
+        <location filename="../window_actions.py" line="145" />
         <source>Recipe {0} from the next part on.</source>
         <translation>从下一个工件起使用配方 {0}。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="218" />
+        <location filename="../window_actions.py" line="219" />
         <source>the station is stopped</source>
         <translation>工位已停止</translation>
     </message>
@@ -574,27 +606,27 @@
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="180" />
+        <location filename="../window_actions.py" line="181" />
         <source>Applied: recipe {0} from the next part on.</source>
         <translation>已应用：从下一个工件起使用配方 {0}。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="182" />
+        <location filename="../window_actions.py" line="183" />
         <source>Not saved to a file: this station has no config file (demo), so the change lasts until it stops.</source>
         <translation>未保存到文件：此工位没有配置文件（演示模式），更改在停止前有效。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="185" />
+        <location filename="../window_actions.py" line="186" />
         <source>Saving it to {0}…</source>
         <translation>正在保存到 {0}…</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="266" />
+        <location filename="../window_actions.py" line="267" />
         <source>Model switched.</source>
         <translation>模型已切换。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="293" />
+        <location filename="../window_actions.py" line="294" />
         <source>Not switched: the promotion gate refused {0}.</source>
         <translation>未切换：推广门禁拒绝了 {0}。</translation>
     </message>
@@ -809,7 +841,7 @@ part {1}</source>
         <translation>密码错误。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="152" />
+        <location filename="../window_actions.py" line="153" />
         <location filename="../roles.py" line="27" />
         <source>This needs engineer mode.</source>
         <translation>此操作需要工程师模式。</translation>
