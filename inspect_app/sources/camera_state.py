@@ -99,3 +99,13 @@ def frame_timeout_s(frame_timeout_ms: float | None, period_s: float | None, open
     if frame_timeout_ms is not None:
         return frame_timeout_ms / 1000.0
     return open_timeout_s if period_s is None else max(3 * period_s, 0.5)
+
+
+def first_connect_grace(
+    state: CameraState, ever_streamed: bool, connecting_since: float, open_timeout_s: float, now: float
+) -> bool:
+    """Whether a camera counts as healthy: streaming, or on its first connection within the open timeout.
+    A reconnect gets no such grace, so the Error of a loss stays until frames come again (hysteresis)."""
+    return state == CameraState.STREAMING or (
+        state == CameraState.CONNECTING and not ever_streamed and now - connecting_since <= open_timeout_s + 1
+    )

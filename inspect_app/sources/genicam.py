@@ -41,6 +41,7 @@ from inspect_app.sources.camera_state import (
     STATE_CODES,
     CameraState,
     CameraStateMachine,
+    first_connect_grace,
     frame_age_limit_s,
     frame_timeout_s,
 )
@@ -267,10 +268,8 @@ class GenicamSource:
             self._check_starved(now)
             state = self._sm.state
             age = None if self._last_frame_mono is None else now - self._last_frame_mono
-            ok = state == CameraState.STREAMING or (
-                state == CameraState.CONNECTING
-                and not self._ever_streamed
-                and now - self._connecting_since <= self.config.open_timeout_s + 1
+            ok = first_connect_grace(
+                state, self._ever_streamed, self._connecting_since, self.config.open_timeout_s, now
             )
             counts = self._ledger.counts()
             if ok and self._settings_error is not None:

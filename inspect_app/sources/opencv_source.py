@@ -37,6 +37,7 @@ from inspect_app.sources.camera_state import (
     CameraState,
     CameraStateMachine,
     SourceStatus,
+    first_connect_grace,
     frame_age_limit_s,
     frame_timeout_s,
 )
@@ -181,12 +182,8 @@ class OpenCVSource:
             self._check_starved(now)
             state = self._sm.state
             age = None if self._last_frame_mono is None else now - self._last_frame_mono
-            # the first connection gets its open timeout before it counts as a failure; a reconnect does
-            # not clear the Error of the loss before it streams again (hysteresis)
-            ok = state == CameraState.STREAMING or (
-                state == CameraState.CONNECTING
-                and not self._ever_streamed
-                and now - self._connecting_since <= self.config.open_timeout_s + 1
+            ok = first_connect_grace(
+                state, self._ever_streamed, self._connecting_since, self.config.open_timeout_s, now
             )
             return SourceStatus(
                 state=state,
