@@ -30,7 +30,7 @@ import cv2
 from inspect_app.store.read import ResultsReader, ReviewRecord
 from inspect_app.store.reports import parse_when
 from inspect_app.store.schema import StoreError
-from inspect_app.types import Box
+from inspect_app.types import Box, iou
 
 MATCH_IOU = 0.5
 VAL_EVERY = 5  # every 5th reviewed image (by inspection id) goes to val: stable across re-exports
@@ -56,14 +56,6 @@ class ExportSummary:
         n = sum(self.images.values())
         tail = f"; skipped: {skipped}" if skipped else ""
         return f"wrote {n} reviewed images to {self.out} ({splits}); labels: {labels}{tail}"
-
-
-def iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def corrected_labels(detections: list[Label], reviews: list[ReviewRecord]) -> list[Label]:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from inspect_app.detector import load_detector
-from inspect_app.types import Detection
+from inspect_app.types import Detection, iou
 
 CONF = 0.05  # low: a young model still yields detections to compare
 IOU = 0.7
@@ -175,20 +175,12 @@ INT8_IOU = 0.5
 INT8_UNMATCHED = 0.05  # share of confident detections allowed without a twin (at least 1)
 
 
-def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _twin(d: Detection, others: list[Detection]) -> tuple[Detection, float] | None:
     best: tuple[Detection, float] | None = None
     for o in others:
         if o.class_id != d.class_id:
             continue
-        v = _iou(d.box, o.box)
+        v = iou(d.box, o.box)
         if v >= INT8_IOU and (best is None or v > best[1]):
             best = (o, v)
     return best

@@ -13,17 +13,9 @@ from collections.abc import Sequence
 
 from inspect_app.replay.types import TRUTH_DEFECT, TRUTH_GOOD, TRUTH_UNCLEAR, Finding
 from inspect_app.store.read import ReviewRecord
-from inspect_app.types import Box
+from inspect_app.types import iou
 
 COVER_IOU = 0.5
-
-
-def iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def part_truth(reviews: Sequence[ReviewRecord], stored: Sequence[Finding]) -> str | None:

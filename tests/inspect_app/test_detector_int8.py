@@ -16,14 +16,7 @@ from inspect_app.detector import load_detector
 from inspect_app.detector.postprocess import decode
 from inspect_app.detector.precision import cpu_has_bf16
 from inspect_app.model_release import ModelError
-
-
-def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union else 0.0
+from inspect_app.types import iou
 
 
 def test_int8_runs_the_gated_file_and_finds_what_f32_finds(
@@ -40,7 +33,7 @@ def test_int8_runs_the_gated_file_and_finds_what_f32_finds(
         b = int8.detect(img, 0.1, 0.7)
         for d in f32.detect(img, 0.4, 0.7):
             confident += 1
-            matched += any(o.class_id == d.class_id and _iou(o.box, d.box) >= 0.5 for o in b)
+            matched += any(o.class_id == d.class_id and iou(o.box, d.box) >= 0.5 for o in b)
     assert confident >= 5 and matched >= 0.9 * confident
 
 
@@ -103,7 +96,7 @@ def test_many_in_flight_give_the_same_detections_in_order(
     assert [[d.class_id for d in ds] for ds in got] == [[d.class_id for d in ds] for ds in expected]
     for ds, es in zip(got, expected, strict=True):
         for d, e in zip(ds, es, strict=True):
-            assert _iou(d.box, e.box) > 0.99 and abs(d.confidence - e.confidence) < 1e-3
+            assert iou(d.box, e.box) > 0.99 and abs(d.confidence - e.confidence) < 1e-3
     pending = [one.begin(img, 0.25, 0.7) for img in imgs[:2]]  # type: ignore[attr-defined]
     assert [len(p.result()) for p in pending] == [len(e) for e in expected[:2]]
 

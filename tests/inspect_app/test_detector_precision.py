@@ -8,14 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from inspect_app.detector import load_detector
-
-
-def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union else 0.0
+from inspect_app.types import iou
 
 
 def test_bf16_matches_f32_within_tolerance(
@@ -30,9 +23,9 @@ def test_bf16_matches_f32_within_tolerance(
     for img in test_images(8, 11):
         a, b = f32.detect(img, 0.25, 0.7), bf16.detect(img, 0.25, 0.7)
         for da in a:
-            match = max(b, key=lambda db: _iou(da.box, db.box) if db.class_id == da.class_id else -1.0)
+            match = max(b, key=lambda db: iou(da.box, db.box) if db.class_id == da.class_id else -1.0)
             assert match.class_id == da.class_id
-            assert _iou(da.box, match.box) >= 0.9
+            assert iou(da.box, match.box) >= 0.9
             assert abs(match.confidence - da.confidence) <= 0.03
             compared += 1
     assert compared >= 5
