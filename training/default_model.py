@@ -9,7 +9,7 @@ calibrated on the training split, kept only within 0.5 point val mAP50 and 1 poi
 same f32 files. Reproduce with::
 
     .venv/bin/python -m training.default_model --version 0.2.0 --promote
-    .venv/bin/python -m training.default_model --version 0.3.0 --int8-of 0.2.0 --promote
+    .venv/bin/python -m training.default_model --version 0.3.1 --int8-of 0.2.0 --promote
 
 Everything besides the release (datasets, the run folder, evaluation plots) stays under ``var/``.
 """

@@ -191,7 +191,11 @@ def quantize_release(
     if tuple(data.names[i] for i in sorted(data.names)) != release.names:
         raise DataError(f"{data.yaml_path}: classes {data.names} are not the model's {list(release.names)}")
     core = ov.Core()
-    model = core.read_model(str(release.file("model.onnx")))
+    # convert_model, not read_model: its graph passes fold the exported SiLU (x * sigmoid(x)) into Swish
+    # before NNCF places its quantizers, so the CPU plugin fuses conv + Swish + requantize into one int8
+    # convolution; quantized as read, each SiLU stays a separate f32 node (75 of them, measured 1.5x slower
+    # at 320 on AVX-512 VNNI, docs/performance.md)
+    model = ov.convert_model(str(release.file("model.onnx")))
     sample = calibration_sample(data, calibration_images, seed)
     calib = nncf.Dataset(sample, lambda path: preprocess(read_image(path), release.imgsz)[0])
     items = _items(data, release.imgsz)
@@ -234,7 +238,8 @@ def quantize_release(
         "max_drop": limits,
         "drop": {k: round(float(v), 5) for k, v in drops.items()},
         "method": "nncf.quantize_with_accuracy_control "
-        f"(nncf {nncf.__version__}, OpenVINO {ov.__version__.split('-')[0]}, preset mixed)",
+        f"(nncf {nncf.__version__}, OpenVINO {ov.__version__.split('-')[0]}, preset mixed, "
+        "graph of ov.convert_model)",
     }
     if not passed:
         for f in INT8_FILES:
