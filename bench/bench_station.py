@@ -1,6 +1,6 @@
 """Station benchmark (issues 2 and 13): one model, the same frames, every variant in one run, in turns.
 
-    .venv/bin/python bench/bench_station.py [--model models/synth-pcb/0.3.0] [--frames 200] [--threads N]
+    .venv/bin/python bench/bench_station.py [--model models/synth-pcb/0.3.1] [--frames 200] [--threads N]
         [--parts 600] [--runs 4] [--gap-ms 20] [--only latency,throughput,startup]
 
 Prints the CPU first (its flags decide which precision wins). At imgsz 640 and 320 (the release's weights
@@ -19,8 +19,9 @@ cached under var/bench/releases/):
 Variants run in turns (round-robin over ``--rounds``, the first one rotating), so a noisy neighbour slows
 them alike; ultralytics runs half before and half after. Then at 320, pipelined throughput (free-run as
 fast as it goes, results in SQLite with FAIL images and 1 in 20 PASS images saved, the OPC UA server on) for
-f32, bf16 and int8: 1 part in flight, the thread plan's in-flight (2 requests), 2 OpenVINO streams (4 in
-flight, ``[detector] streams = 2``), and the plan's in-flight with the null store; each variant ``--runs``
+f32, bf16 and int8: 1 part in flight, the thread plan's in-flight on one stream (2 requests), the station's
+default for a free-run line (``[detector] streams`` unset: the plan's throughput streams, 2 of one thread
+each on 2 cores, 4 requests), and one stream with the null store; each variant ``--runs``
 times, in ABBA order. Then the demo's start (precision auto): process start to first verdict, the auto
 choice, peak RSS. Ratios are within this run; JSON in bench/results/station.json. ``--threads`` defaults
 to the thread plan's (``inspect_app.detector.threads``).
@@ -261,6 +262,7 @@ def bench_throughput(
     ('sqlite' or 'null'); beside it the model-only time of ``ref`` (that precision, one stream) measured
     just before and just after, so that the ratio compares like with like on a machine whose load moves."""
     from inspect_app.detector import load_detector
+    from inspect_app.detector.threads import detector_settings
     from inspect_app.station import Station
     from inspect_app.testing.fakes import ScriptedSource
     from plc.link import make_link
@@ -276,9 +278,12 @@ def bench_throughput(
         work / f"thr-{name}-{time.monotonic_ns()}", "free_run", "openvino", threads, variant["precision"],
         model_dir, pipeline=pipeline, opcua=opcua,
     )  # fmt: skip
-    det = load_detector(
-        model_dir, "openvino", threads, precision=variant["precision"], streams=variant["streams"]
-    )
+    if variant["streams"] is None:  # what the station itself runs for a free-run line
+        run = detector_settings("free_run", "openvino", None, None)
+        threads, streams = run.threads, run.streams
+    else:
+        streams = variant["streams"]
+    det = load_detector(model_dir, "openvino", threads, precision=variant["precision"], streams=streams)
     det.warmup()
     x = ref._prepare(imgs[0])[0]
     before = model_only_ms(ref, x)
@@ -427,7 +432,7 @@ def main() -> int:
         vlist = [
             {"precision": pr, "in_flight": f, "streams": s, "store": st}
             for pr in precs
-            for f, s, st in ((1, 1, "sqlite"), (None, 1, "sqlite"), (None, 2, "sqlite"), (None, 1, "null"))
+            for f, s, st in ((1, 1, "sqlite"), (None, 1, "sqlite"), (None, None, "sqlite"), (None, 1, "null"))
         ]
         from inspect_app.detector import load_detector
 
@@ -437,7 +442,8 @@ def main() -> int:
         rates: dict[str, list[dict[str, float]]] = {}
         order = [v for r in range(args.runs) for v in (vlist if r % 2 == 0 else vlist[::-1])]
         for v in order:  # ABBA...: each variant early and late alike
-            key = f"{v['precision']}_inflight{v['in_flight'] or 'plan'}_streams{v['streams']}_{v['store']}"
+            plan_or = {k: v[k] or "plan" for k in ("in_flight", "streams")}
+            key = f"{v['precision']}_inflight{plan_or['in_flight']}_streams{plan_or['streams']}_{v['store']}"
             rates.setdefault(key, []).append(
                 bench_throughput(
                     native, imgs, work, args.threads, args.parts // args.runs, v, refs[v["precision"]]

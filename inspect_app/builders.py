@@ -19,7 +19,6 @@ def build_source(config: StationConfig) -> FrameSource:
 def build_detectors(config: StationConfig) -> dict[str, Detector]:
     """One detector per distinct model release of the recipes, all loaded and verified up front:
     a bad model stops the start instead of failing the first part after a recipe switch."""
-    from inspect_app.detector import load_detector
     from inspect_app.model_release import ModelError
     from inspect_app.station import StartupError
 
@@ -28,23 +27,28 @@ def build_detectors(config: StationConfig) -> dict[str, Detector]:
         if recipe.model in detectors:
             continue
         try:
-            det = load_detector(
-                recipe.model,
-                config.detector.backend,
-                config.detector.threads,
-                file=config.detector.file,
-                precision=config.detector.precision,
-                allow_bf16=config.detector.allow_bf16,
-                streams=config.detector.streams,
-                cache_dir=Path(config.state_dir) / "cache" if config.detector.cache else None,
-            )
+            detectors[recipe.model] = load_station_detector(recipe.model, config)
         except ModelError as exc:
             for d in detectors.values():
                 d.close()
             raise StartupError(f"recipes.{name}.model: {exc}") from None
-        det.warmup()  # the first part must not pay for graph compilation
-        detectors[recipe.model] = det
     return detectors
+
+
+def load_station_detector(model_dir: str, config: StationConfig) -> Detector:
+    """The detector of one release as the station runs it, warmed: ``[detector]`` settings, and threads and
+    streams from the thread plan where the config leaves them unset (``threads.detector_settings``)."""
+    from inspect_app.detector import load_detector
+    from inspect_app.detector.threads import detector_settings
+
+    c = config.detector
+    run = detector_settings(config.trigger.mode, c.backend, c.threads, c.streams)
+    det = load_detector(
+        model_dir, c.backend, run.threads, file=c.file, precision=c.precision, allow_bf16=c.allow_bf16,
+        streams=run.streams, cache_dir=Path(config.state_dir) / "cache" if c.cache else None,
+    )  # fmt: skip
+    det.warmup()  # the first part must not pay for graph compilation
+    return det
 
 
 def build_store(config: StationConfig, on_event: Callable[[StatusEvent], None]) -> ResultStore:

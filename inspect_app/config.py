@@ -131,10 +131,12 @@ class DetectorConfig(_Strict):
         False,
         description="let auto choose bf16 (confidences move by up to ~0.01): the recipe owner's consent",
     )
-    streams: int = Field(
-        1, ge=1, le=64,
+    streams: int | None = Field(
+        None, ge=1, le=64,
         description="OpenVINO streams: > 1 runs that many parts' inferences side by side on a share of the "
-        "threads each, more parts per second and a longer wait for each (free-run lines); 1 = latency",
+        "threads each, more parts per second and a longer wait for each; 1 = latency; unset: the thread "
+        "plan's throughput streams (one per core, one core left from 3 on) for a free-run trigger with "
+        "openvino, else 1",
     )  # fmt: skip
 
     cache: bool = Field(
@@ -146,9 +148,9 @@ class DetectorConfig(_Strict):
 
     @field_validator("streams")
     @classmethod
-    def _streams_runtime(cls, v: int, info: ValidationInfo) -> int:
+    def _streams_runtime(cls, v: int | None, info: ValidationInfo) -> int | None:
         backend = info.data.get("backend")
-        if v > 1 and backend != "openvino":
+        if v is not None and v > 1 and backend != "openvino":
             raise ValueError(f"streams > 1 needs backend = \"openvino\" (backend is \"{backend}\")")
         return v
 

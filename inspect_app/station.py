@@ -348,7 +348,9 @@ class Station(StationLoops, StationAdmin, PipelineHost):
         for d in self._detectors.values():
             choice = getattr(d, "precision_choice", None)
             why = f"; {choice.line()}" if choice is not None else ""
-            lines.add(f"{d.info.model_id} ({d.info.backend} {d.info.precision}{why})")
+            streams = getattr(d, "streams", 1)
+            many = f", {streams} streams" if streams > 1 else ""
+            lines.add(f"{d.info.model_id} ({d.info.backend} {d.info.precision}{many}{why})")
         return lines
 
     def _read_timeout(self) -> float:

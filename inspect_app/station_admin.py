@@ -190,15 +190,9 @@ class StationAdmin:
 
     # ------------------------------------------------------------------ helpers
     def _load_detector(self, model_dir: str) -> Detector:
-        from inspect_app.detector import load_detector
+        from inspect_app.builders import load_station_detector
 
-        c = self.config.detector
-        det = load_detector(
-            model_dir, c.backend, c.threads, file=c.file, precision=c.precision, allow_bf16=c.allow_bf16,
-            streams=c.streams, cache_dir=Path(self.config.state_dir) / "cache" if c.cache else None,
-        )  # fmt: skip
-        det.warmup()
-        return det
+        return load_station_detector(model_dir, self.config)
 
     def _known_classes(self) -> list[str]:
         return sorted({n for d in list(self._detectors.values()) for n in d.info.names})

@@ -18,8 +18,14 @@ project's 2-core machine (``bench/bench_station.py``, ``bench/bench_threads.py``
   beside the model, so from 3 cores on one core is left to it.
 * Two parts in flight (the detect stage begins the next part's inference before it finishes the last one)
   from 2 cores on; on 1 core there is nothing to overlap with.
+* A free-run line with OpenVINO is a throughput line (``detector_settings``): the station triggers itself
+  and no PLC waits on a handshake for each part, so what counts is keeping up with the line's rate. One
+  stream, the station reached only 0.64-0.79x of 1/model-only pipelined on 2 cores, its Python threads
+  sharing the cores with a two-thread inference; two streams of one thread, 0.86-1.00x (docs/performance.md).
+  Software and external triggers keep one stream: a part there waits for its verdict.
 
-``[detector] threads`` and ``[pipeline] in_flight`` left unset follow this plan; set, they win.
+``[detector] threads``, ``[detector] streams`` and ``[pipeline] in_flight`` left unset follow this plan;
+set, they win.
 """
 
 from __future__ import annotations
@@ -62,3 +68,24 @@ def plan(cores: int | None = None) -> ThreadPlan:
     threads = n if n <= ALL_CORES_UP_TO else min(n - 1, MAX_LATENCY_THREADS)
     spare = n if n <= 2 else n - 1  # throughput: one core for the Python side from 3 cores on
     return ThreadPlan(n, threads, 1 if n == 1 else 2, spare, spare)
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorSettings:
+    threads: int  # inference threads, shared by the streams
+    streams: int  # OpenVINO streams; 1 = latency mode
+
+
+def detector_settings(
+    trigger_mode: str, backend: str, threads: int | None, streams: int | None, cores: int | None = None
+) -> DetectorSettings:
+    """A station's inference threads and streams from its config (``None``: unset) and the plan: a free-run
+    line on OpenVINO runs the plan's throughput streams, one thread each; any other line one stream on the
+    plan's latency threads. Threads set in the config cap the streams (a stream needs a thread)."""
+    p = plan(cores)
+    if streams is None:
+        throughput = backend == "openvino" and trigger_mode == "free_run"
+        streams = min(p.throughput_streams, threads or p.throughput_threads) if throughput else 1
+        if threads is None and streams > 1:
+            threads = p.throughput_threads
+    return DetectorSettings(threads if threads is not None else p.threads, streams)

@@ -81,8 +81,8 @@ def _load_detector(model: str, config: StationConfig, streams: int | None) -> De
 
     d, threads = config.detector, config.detector.threads
     if streams is None:
-        streams = d.streams
-        if d.backend == "openvino" and d.streams == 1 and d.threads is None:
+        streams = d.streams or 1
+        if d.backend == "openvino" and d.streams is None and d.threads is None:
             p = plan()
             streams, threads = p.throughput_streams, p.throughput_threads
     det = load_detector(

@@ -17,7 +17,13 @@ import pytest
 
 from inspect_app.config import ConfigError, RecipeConfig, parse_config
 from inspect_app.detector import load_detector
-from inspect_app.detector.threads import ThreadPlan, available_cores, plan
+from inspect_app.detector.threads import (
+    DetectorSettings,
+    ThreadPlan,
+    available_cores,
+    detector_settings,
+    plan,
+)
 from inspect_app.pipeline import Acquired, DetectWorker, stop_marker
 from inspect_app.rules import RecipeRules
 from inspect_app.testing.fakes import ScriptedDetector, part_image
@@ -54,7 +60,7 @@ def test_plan_follows_the_cpus_the_process_may_use() -> None:
 
 def test_unset_threads_follow_the_plan(tiny_release: Path) -> None:
     cfg = parse_config({"recipes": {"r": {"model": str(tiny_release)}}, "active_recipe": "r"})
-    assert cfg.detector.threads is None and cfg.pipeline.in_flight is None and cfg.detector.streams == 1
+    assert cfg.detector.threads is None and cfg.pipeline.in_flight is None and cfg.detector.streams is None
     for backend in ("openvino", "onnxruntime"):
         det = load_detector(tiny_release, backend, cfg.detector.threads)
         assert det.threads == plan().threads
@@ -69,6 +75,43 @@ def test_streams_need_openvino() -> None:
     with pytest.raises(ConfigError, match=r"detector\.streams: .*streams > 1 needs backend"):
         parse_config({**base, "detector": {"backend": "onnxruntime", "streams": 2}})
     assert parse_config({**base, "detector": {"streams": 2}}).detector.streams == 2
+
+
+def test_free_run_on_openvino_is_a_throughput_line() -> None:
+    def run(mode: str, backend: str = "openvino", threads: int | None = None, streams: int | None = None,
+            cores: int = 2) -> tuple[int, int]:  # fmt: skip
+        s = detector_settings(mode, backend, threads, streams, cores)
+        return s.threads, s.streams
+
+    assert run("free_run") == (2, 2)  # 2 cores: two streams of one thread
+    assert run("software") == run("external") == (2, 1)  # a part waits for its verdict: latency
+    assert run("free_run", "onnxruntime") == run("free_run", "ultralytics") == (2, 1)
+    assert run("free_run", cores=1) == (1, 1)
+    assert run("free_run", cores=4) == (3, 3)  # a core left to the station's Python threads
+    assert run("free_run", cores=16) == (15, 15)
+    assert run("software", cores=16) == (15, 1)
+    assert run("free_run", threads=1) == (1, 1)  # set threads cap the streams
+    assert run("free_run", threads=3, cores=16) == (3, 3)
+    assert run("free_run", streams=1) == (2, 1)  # set, they win
+    assert run("software", streams=2) == (2, 2)
+    assert isinstance(detector_settings("free_run", "openvino", None, None), DetectorSettings)
+
+
+@pytest.mark.parametrize("mode", ["free_run", "software"])
+def test_the_station_loads_its_detector_by_the_line(tiny_release: Path, tmp_path: Path, mode: str) -> None:
+    from inspect_app.builders import build_detectors
+
+    cfg = parse_config({
+        "state_dir": str(tmp_path), "trigger": {"mode": mode}, "detector": {"precision": "f32"},
+        "recipes": {"r": {"model": str(tiny_release)}}, "active_recipe": "r",
+    })  # fmt: skip
+    (det,) = build_detectors(cfg).values()
+    try:
+        want = plan().throughput_streams if mode == "free_run" else 1
+        assert det.streams == want  # type: ignore[attr-defined]
+        assert int(det.get_property("NUM_STREAMS")) == want  # type: ignore[attr-defined]
+    finally:
+        det.close()
 
 
 def test_two_requests_per_stream(tiny_release: Path) -> None:
