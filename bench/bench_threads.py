@@ -1,6 +1,6 @@
 """Thread plan benchmark (issue 13): how the station's inference scales with the cores it is given.
 
-    .venv/bin/python bench/bench_threads.py [--model models/synth-pcb/0.3.0] [--cores 1,2]
+    .venv/bin/python bench/bench_threads.py [--model models/synth-pcb/0.3.1] [--cores 1,2]
         [--precisions f32,int8] [--budget 1.0] [--out bench/results/threads.json]
 
 For each core count N the measuring runs in its own process pinned to the first N CPUs
@@ -128,7 +128,7 @@ def measure(model: Path, cores: int, precisions: list[str], budget: float) -> di
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", type=Path, default=REPO / "models" / "synth-pcb" / "0.3.0")
+    p.add_argument("--model", type=Path, default=REPO / "models" / "synth-pcb" / "0.3.1")
     p.add_argument("--cores", default="1,2")
     p.add_argument("--precisions", default="f32,int8")
     p.add_argument("--budget", type=float, default=1.0)

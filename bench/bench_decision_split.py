@@ -1,0 +1,130 @@
+"""Where a station decision's time goes besides the model (issue 13): one part at a time, 20 ms apart.
+
+    OMP_WAIT_POLICY=PASSIVE nice -n -10 .venv/bin/python bench/bench_decision_split.py \
+        [--model models/synth-pcb/0.3.1] [--precision int8] [--frames 60] [--rounds 5]
+
+Two measurements on one detector (OpenVINO, the thread plan's threads, one stream), in turns:
+
+* the station (software trigger, ``bench_station``'s config, 640x640 synthetic frames): the medians of
+  each part's own stage timings (``Inspection.timings_ms``: acquire = trigger to frame, queue = frame to
+  the detect stage, detect = letterbox + inference + decode/NMS, decide = rules) and their total;
+* the detect stage's pieces by hand, each after 20 ms of idle as the station meets them: model-only on a
+  prepared input, then letterbox, inference and decode/NMS of one frame in a row; then decode/NMS and
+  the letterbox once more at once (warm), and decode/NMS 1 ms after another inference.
+
+Prints the CPU first; JSON in bench/results/decision_split.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+import bench_station  # noqa: E402
+from cpuinfo import cpu_line  # noqa: E402
+
+from inspect_app.offline import configure_offline  # noqa: E402
+
+GAP_S = 0.02
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", type=Path, default=REPO / "models" / "synth-pcb" / "0.3.1")
+    p.add_argument("--precision", default="int8")
+    p.add_argument("--frames", type=int, default=60)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "decision_split.json")
+    args = p.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="decision-split-"))
+    configure_offline(work)
+    print(cpu_line(), flush=True)
+    from inspect_app.detector import load_detector
+    from inspect_app.detector.postprocess import postprocess
+    from inspect_app.detector.threads import plan
+    from inspect_app.station import Station
+    from inspect_app.testing.fakes import ScriptedSource
+
+    threads = plan().threads
+    det = load_detector(args.model, "openvino", threads, precision=args.precision)
+    det.warmup()
+    imgs = bench_station.frames(args.frames, 0)
+    cfg = bench_station._config(work / "station", "software", "openvino", threads, args.precision, args.model)
+    st = Station(cfg, source=ScriptedSource(imgs, loop=True), detectors={str(args.model): det})
+    stages: list[dict[str, float]] = []
+    st.add_result_listener(lambda r: stages.append(dict(r.inspection.timings_ms)))
+    st.start()
+    st.trigger()
+    st.wait_for_results(1, 30)
+    time.sleep(0.2)  # the first part's listeners have run: it is not measured
+    stages.clear()
+    prepared = [det._prepare(im)[0] for im in imgs]  # type: ignore[attr-defined]
+    by_hand: dict[str, list[float]] = {
+        k: []
+        for k in ("model_only_spaced", "letterbox", "inference", "decode_nms", "decode_nms_again",
+                  "letterbox_again", "decode_nms_1ms_after")
+    }  # fmt: skip
+    done = 1
+    for _ in range(args.rounds):
+        for x, im in zip(prepared, imgs, strict=True):
+            time.sleep(GAP_S)
+            t = time.perf_counter()
+            det._infer(x)  # type: ignore[attr-defined]
+            by_hand["model_only_spaced"].append(time.perf_counter() - t)
+            time.sleep(GAP_S)
+            t0 = time.perf_counter()
+            blob, lb = det._prepare(im)  # type: ignore[attr-defined]
+            t1 = time.perf_counter()
+            pred = det._infer(blob)  # type: ignore[attr-defined]
+            t2 = time.perf_counter()
+            postprocess(pred, lb, 0.25, 0.7, det.info.names)
+            t3 = time.perf_counter()
+            postprocess(pred, lb, 0.25, 0.7, det.info.names)
+            t4 = time.perf_counter()
+            det._prepare(im)  # type: ignore[attr-defined]
+            t5 = time.perf_counter()
+            by_hand["letterbox"].append(t1 - t0)
+            by_hand["inference"].append(t2 - t1)
+            by_hand["decode_nms"].append(t3 - t2)
+            by_hand["decode_nms_again"].append(t4 - t3)
+            by_hand["letterbox_again"].append(t5 - t4)
+            time.sleep(GAP_S)
+            pred = det._infer(prepared[0])  # type: ignore[attr-defined]
+            time.sleep(0.001)  # OpenVINO's worker threads have stopped spinning by now
+            t0 = time.perf_counter()
+            postprocess(pred, lb, 0.25, 0.7, det.info.names)
+            by_hand["decode_nms_1ms_after"].append(time.perf_counter() - t0)
+        for _ in imgs:
+            st.trigger()
+            done += 1
+            st.wait_for_results(done, 30)
+            time.sleep(GAP_S)
+    st.stop()
+    det.close()
+    res = {
+        "cpu_line": cpu_line(), "model": str(args.model), "precision": args.precision, "threads": threads,
+        "station_ms": {k: statistics.median(s[k] for s in stages)
+                       for k in ("acquire", "queue", "detect", "decide", "total")},
+        "by_hand_ms": {k: statistics.median(v) * 1000 for k, v in by_hand.items()},
+        "parts": len(stages),
+    }  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(res, indent=2))
+    s, h = res["station_ms"], res["by_hand_ms"]
+    print(f"station, medians of {res['parts']} parts, ms: " + ", ".join(f"{k} {v:.3f}" for k, v in s.items()))
+    print("by hand after 20 ms idle, ms: " + ", ".join(f"{k} {v:.3f}" for k, v in h.items()))
+    print(f"station total / model-only spaced: {s['total'] / h['model_only_spaced']:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
