@@ -139,7 +139,15 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     rel.add_argument("--test-data", type=Path, default=None, help="data.yaml whose test split is reported")
     rel.add_argument("--val-data", type=Path, default=None, help="default: the run's own data")
     rel.add_argument("--openvino", action="store_true", help="also export OpenVINO IR (model.xml/.bin)")
-    rel.add_argument("--promote", action="store_true", help="and make it the default model")
+    rel.add_argument(
+        "--promote", action="store_true",
+        help="and make it the default model if it passes the station's gate (as `models promote`; refused: "
+        "the release stays written, exit status 1)",
+    )  # fmt: skip
+    rel.add_argument(
+        "--config", type=Path, default=None,
+        help="with --promote: the station's config the gate judges by (default: the demo's)",
+    )  # fmt: skip
     rel.add_argument("--threads", type=int, default=None)
     rel.add_argument(
         "--root", type=Path, default=None, help="models folder (default: $INSPECT_APP_MODELS, else models/)",
@@ -363,12 +371,21 @@ def _root(args: argparse.Namespace, must_exist: bool = True) -> Path:
     return models_root()
 
 
-def write_default(root: Path, model_id: str, who: str = "training") -> None:
-    """Make ``model_id`` the default release of ``root`` (``--promote`` of a release just written: it has no
-    history on the line yet, so the gate has nothing to judge it on; ``models promote`` runs the gate)."""
-    from inspect_app.releases import ReleaseRegistry
+def promote_through_gate(
+    root: Path, model_id: str, state_dir: Path, config: Path | None = None, who: str | None = None
+) -> int:
+    """``--promote`` of a release just written: the station's gate and audit, as ``inspect-app models
+    promote`` runs them (``config``, by default the demo station's, and ``state_dir``'s results.db: test
+    metrics against the live model's, and whatever the station's history can judge). Refused, the release
+    stays written, the default stays as it was, and the exit status is 1; ``models promote --force
+    --reason`` overrides."""
+    from inspect_app.cli_models import cmd_promote
 
-    ReleaseRegistry(root).set_default(model_id, who=who, reason="released with --promote")
+    return cmd_promote(argparse.Namespace(
+        release=model_id, root=root, state_dir=state_dir, config=config,
+        who=who or os.environ.get("USER", "training"), force=False, reason="released with --promote",
+        dry_run=False, json=False,
+    ))  # fmt: skip
 
 
 def cmd_models_release(args: argparse.Namespace) -> int:
@@ -413,9 +430,9 @@ def cmd_models_release(args: argparse.Namespace) -> int:
         verdict = "" if not gate else (" gate passed" if gate.get("passed") else " gate FAILED, not shipped")
         print(f"{precision}:{verdict} {json.dumps(shown)}" + (f" drop {gate.get('drop')}" if gate else ""))
     if args.promote:
-        model_id = f"{manifest['name']}/{manifest['version']}"
-        write_default(root, model_id)
-        print(f"default model is now {model_id}")
+        return promote_through_gate(
+            root, f"{manifest['name']}/{manifest['version']}", args.state_dir, config=args.config
+        )
     return 0
 
 

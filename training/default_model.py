@@ -21,7 +21,7 @@ import json
 import tomllib
 from pathlib import Path
 
-from training.cli import passive_openmp, write_default
+from training.cli import passive_openmp, promote_through_gate
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         "--int8-of", metavar="VERSION", default=None,
         help="no training: VERSION's f32 files plus an int8 model, released as --version",
     )  # fmt: skip
-    p.add_argument("--promote", action="store_true", help="write models/default.json")
+    p.add_argument("--promote", action="store_true", help="and make it the default if the gate passes")
     p.add_argument("--models", type=Path, default=REPO / "models")
     p.add_argument("--state-dir", type=Path, default=REPO / "var")
     args = p.parse_args(argv)
@@ -117,8 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         m = metrics.get(split, {})
         print(f"  {split}: mAP50 {m.get('mAP50')}  mAP50-95 {m.get('mAP50-95')}")
     if args.promote:
-        write_default(args.models, f"{args.name}/{args.version}")
-        print(f"models/default.json -> {args.name}/{args.version}")
+        return promote_through_gate(args.models, f"{args.name}/{args.version}", args.state_dir)
     return 0
 
 
@@ -140,8 +139,7 @@ def _int8_of(args: argparse.Namespace, data_yaml: Path, test_yaml: Path) -> int:
         for split, m in entry.get("metrics", {}).items():
             print(f"  {name} {split}: mAP50 {m['mAP50']}  mAP50-95 {m['mAP50-95']}")
     if args.promote:
-        write_default(args.models, f"{args.name}/{args.version}")
-        print(f"models/default.json -> {args.name}/{args.version}")
+        return promote_through_gate(args.models, f"{args.name}/{args.version}", args.state_dir)
     return 0
 
 
