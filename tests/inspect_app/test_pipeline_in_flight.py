@@ -23,16 +23,18 @@ from inspect_app.testing.records import rows
 from inspect_app.types import Frame, Inspection, PartRequest
 
 
-def _run_station(tmp_path: Path, model: Path, script: list[np.ndarray], in_flight: int) -> list:
+def _run_station(
+    tmp_path: Path, model: Path, script: list[np.ndarray], in_flight: int | None, streams: int = 1
+) -> list:
     cfg = parse_config({
-        "state_dir": str(tmp_path / f"state-{in_flight}"),
+        "state_dir": str(tmp_path / f"state-{in_flight}-{streams}"),
         "trigger": {"mode": "software", "queue_size": 64},
         "pipeline": {"in_flight": in_flight, "detect_queue": 8},
         "store": {"save_pass_every": 0, "commit_interval_ms": 5},
         "recipes": {"r": {"model": str(model), "min_conf": 0.3}},
         "active_recipe": "r",
     })  # fmt: skip
-    det = load_detector(model, "openvino", 2, precision="f32")
+    det = load_detector(model, "openvino", 2, precision="f32", streams=streams)
     st = Station(cfg, source=ScriptedSource(script), detectors={str(model): det})
     st.start()
     for i in range(len(script)):
@@ -55,6 +57,22 @@ def test_two_in_flight_record_every_part_once_in_order_with_the_same_verdicts(
     assert [tuple(r[k] for k in key) for r in two] == [tuple(r[k] for k in key) for r in one]
     assert two[7]["verdict"] == "NOT_INSPECTED" and two[7]["error_code"] == "DETECTOR_ERROR"
     assert {r["verdict"] for r in two} >= {"PASS", "FAIL"}  # the burst really exercised both
+
+
+def test_two_streams_record_every_part_once_in_order_with_the_same_verdicts(
+    tmp_path: Path, tiny_release: Path, test_images: Callable[[int, int], list[np.ndarray]]
+) -> None:
+    """A free-run line's default on 2 cores (``threads.detector_settings``): two OpenVINO streams, every
+    request in flight (4), finishing in any order; the records still follow the parts."""
+    script = test_images(24, 52)
+    script[5] = script[5].astype(np.float32)
+    one = _run_station(tmp_path, tiny_release, script, in_flight=1)
+    many = _run_station(tmp_path, tiny_release, script, in_flight=None, streams=2)
+    assert [r["part_id"] for r in many] == [f"p{i:02d}" for i in range(len(script))]
+    key = ("part_id", "verdict", "error_code", "n_detections")
+    assert [tuple(r[k] for k in key) for r in many] == [tuple(r[k] for k in key) for r in one]
+    assert many[5]["verdict"] == "NOT_INSPECTED" and many[5]["error_code"] == "DETECTOR_ERROR"
+    assert {r["verdict"] for r in many} >= {"PASS", "FAIL"}
 
 
 class _Background:
