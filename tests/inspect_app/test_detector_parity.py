@@ -9,7 +9,7 @@ import pytest
 
 from inspect_app.detector import load_detector
 from inspect_app.detector.postprocess import scale_boxes
-from inspect_app.detector.preprocess import letterbox_params, preprocess
+from inspect_app.detector.preprocess import as_bgr, letterbox, letterbox_into, letterbox_params, preprocess
 from inspect_app.protocols import Detector
 from inspect_app.types import Detection
 
@@ -179,3 +179,30 @@ def test_letterbox_is_ultralytics(state_dir: Path, h: int, w: int, size: tuple[i
     boxes = np.array([[-5.0, 3.5, 40.25, 60.0], [10.0, 10.0, 11.0, 12.0]], np.float32)
     want = ops.scale_boxes(size, torch.from_numpy(boxes.copy()), (h, w)).numpy()
     np.testing.assert_allclose(scale_boxes(boxes.copy(), lb), want, rtol=1e-6, atol=1e-4)
+
+    # the OpenVINO backend letterboxes into its request's input tensor: the same pixels, in that memory
+    dst = np.full((*size, 3), 7, np.uint8)
+    assert letterbox_into(img, dst) == lb
+    np.testing.assert_array_equal(dst, ref)
+
+
+@pytest.mark.parametrize("shape", [(64, 64, 3), (64, 64), (64, 64, 4)])
+def test_letterbox_into_a_frame_of_the_input_size_copies_it(shape: tuple[int, ...]) -> None:
+    """Nothing to resize or pad: the frame itself is the input, copied into the tensor (grey and BGRA
+    through ``as_bgr`` first, as the detector does)."""
+    img = np.random.default_rng(3).integers(0, 256, shape, dtype=np.uint8)
+    dst = np.zeros((64, 64, 3), np.uint8)
+    letterbox_into(as_bgr(img), dst)
+    np.testing.assert_array_equal(dst, letterbox(as_bgr(img), (64, 64))[0])
+    assert not np.shares_memory(dst, img)
+
+
+def test_a_refused_frame_gives_its_request_back(tiny_release: Path) -> None:
+    det = load_detector(tiny_release, "openvino", 1, precision="f32")
+    good = np.random.default_rng(5).integers(0, 256, (80, 60, 3), dtype=np.uint8)
+    for _ in range(3 * det.slots):  # type: ignore[attr-defined]
+        with pytest.raises(ValueError, match="uint8"):
+            det.begin(good.astype(np.float32), 0.25, 0.7)
+    pending = [det.begin(good, 0.25, 0.7) for _ in range(det.slots)]  # type: ignore[attr-defined]
+    assert [p.result() for p in pending] == [det.detect(good, 0.25, 0.7)] * len(pending)
+    det.close()
