@@ -193,7 +193,7 @@ def quantize_release(
     core = ov.Core()
     # convert_model, not read_model: its graph passes fold the exported SiLU (x * sigmoid(x)) into Swish
     # before NNCF places its quantizers, so the CPU plugin fuses conv + Swish + requantize into one int8
-    # convolution; quantized as read, each SiLU stays a separate f32 node (75 of them, measured 1.5x slower
+    # convolution; quantized as read, each SiLU stays a separate f32 node (75 of them: 1.2-1.3x slower
     # at 320 on AVX-512 VNNI, docs/performance.md)
     model = ov.convert_model(str(release.file("model.onnx")))
     sample = calibration_sample(data, calibration_images, seed)

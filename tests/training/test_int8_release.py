@@ -117,7 +117,7 @@ def test_cli_int8_of_a_release_needs_its_training_data(tiny_release: Path, tmp_p
 
 def test_int8_activations_fold_into_their_convolutions(tiny_int8_release: Path) -> None:
     """Quantized as exported, each SiLU (x * sigmoid(x)) stays a node of its own in f32 after its int8
-    convolution (1.5x slower at 320 on AVX-512 VNNI, docs/performance.md); quantized on the graph of
+    convolution (1.2-1.3x slower at 320 on AVX-512 VNNI, docs/performance.md); quantized on the graph of
     ``ov.convert_model`` it is one Swish, which the CPU plugin fuses into the int8 convolution before it."""
     import openvino as ov
 
