@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -51,11 +51,14 @@ def gather_evidence(
     recent: int = AGREEMENT_PARTS,
     progress: Progress | None = None,
     model_infos: Mapping[str, ModelInfo] | None = None,
+    recipes: Sequence[str] | None = None,
 ) -> GateEvidence:
     """``model_infos``: the running station's models by directory (what a replay needs to know of the live
-    models without loading them again)."""
+    models without loading them again). ``recipes``: those that would run the candidate (default: every
+    recipe on ``live_dir``); each must fit the candidate's classes (RecipeError otherwise)."""
     candidate = load_release(candidate_dir, verify=[])
     live = load_release(live_dir, verify=[]) if live_dir is not None and Path(live_dir).is_dir() else None
+    _check_recipes_fit(config, candidate.names, live_dir, recipes)
     reviewed: tuple[ReviewedOutcome, ...] = ()
     parts = agreeing = 0
     source = "none"
@@ -95,6 +98,21 @@ def gather_evidence(
     )  # fmt: skip
 
 
+def _check_recipes_fit(
+    config: StationConfig, names: Sequence[str], live_dir: str | Path | None, recipes: Sequence[str] | None
+) -> None:
+    """Up front, history or not: a station with no results yet has nothing to replay, and a recipe naming a
+    class the candidate lacks would otherwise be found only when the station next starts (and refuses to)."""
+    from inspect_app.rules import RecipeRules
+
+    if recipes is None:
+        live = Path(live_dir).resolve() if live_dir is not None else None
+        on_live = [n for n, r in config.recipes.items() if Path(r.model).resolve() == live]
+        recipes = on_live if live is not None else []
+    for name in recipes:
+        RecipeRules(name, config.recipes[name], names)
+
+
 def gate_release(
     config: StationConfig, registry: ReleaseRegistry, ref: str, db_path: str | Path,
     progress: Progress | None = None,
@@ -126,7 +144,7 @@ def promote_on_station(
     live_dir = cfg.recipes[recipe].model
     db = Path(cfg.state_dir) / cfg.store.db
     infos = {key: det.info for key, det in station.models().items()}
-    evidence = gather_evidence(cfg, db, model_dir, live_dir, model_infos=infos)
+    evidence = gather_evidence(cfg, db, model_dir, live_dir, model_infos=infos, recipes=[recipe])
     result = evaluate_gate(evidence, cfg.promotion)
     forced = not result.passed and bool(force_reason and force_reason.strip())
     if not result.passed and not forced:

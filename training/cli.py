@@ -381,11 +381,15 @@ def promote_through_gate(
     --reason`` overrides."""
     from inspect_app.cli_models import cmd_promote
 
-    return cmd_promote(argparse.Namespace(
-        release=model_id, root=root, state_dir=state_dir, config=config,
-        who=who or os.environ.get("USER", "training"), force=False, reason="released with --promote",
-        dry_run=False, json=False,
-    ))  # fmt: skip
+    try:
+        return cmd_promote(argparse.Namespace(
+            release=model_id, root=root, state_dir=state_dir, config=config,
+            who=who or os.environ.get("USER", "training"), force=False, reason="released with --promote",
+            dry_run=False, json=False,
+        ))  # fmt: skip
+    except UserError as exc:  # e.g. the station's recipes name a class the release lacks
+        print(f"{model_id} written, NOT promoted: {exc}", file=sys.stderr)
+        return 2
 
 
 def cmd_models_release(args: argparse.Namespace) -> int:

@@ -57,3 +57,15 @@ def test_a_release_that_passes_the_gate_becomes_the_default(line: tuple[Path, Pa
     assert reg.default_ref() == "line/1.2.0" and reg.previous_ref() == "line/1.0.0"
     assert _audit(state / "results.db")[-1] == ("tara", "model.promote")
     assert reg.history()[-1].action == "promote"
+
+
+def test_a_release_the_gate_cannot_judge_is_not_made_the_default(
+    line: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The station's recipe names a class the new release does not know: a clear refusal, exit 2."""
+    models, toml, state = line
+    toml.write_text(toml.read_text() + "[recipes.r.classes.scratch]\nmax_count = 0\n")
+    write_brightness_release(models, "line", "1.3.0", 0.6, names=("dent",), metrics=GOOD)
+    assert promote_through_gate(models, "line/1.3.0", state, config=toml) == 2
+    assert "line/1.3.0 written, NOT promoted" in capsys.readouterr().err
+    assert ReleaseRegistry(models).default_ref() == "line/1.0.0"
