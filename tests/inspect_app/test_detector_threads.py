@@ -8,14 +8,13 @@ import queue
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from inspect_app.config import ConfigError, RecipeConfig, parse_config
+from inspect_app.config import ConfigError, parse_config
 from inspect_app.detector import load_detector
 from inspect_app.detector.threads import (
     DetectorSettings,
@@ -24,10 +23,8 @@ from inspect_app.detector.threads import (
     detector_settings,
     plan,
 )
-from inspect_app.pipeline import Acquired, DetectWorker, stop_marker
-from inspect_app.rules import RecipeRules
-from inspect_app.testing.fakes import ScriptedDetector, part_image
-from inspect_app.types import Frame, PartRequest
+from inspect_app.pipeline import DetectWorker, stop_marker
+from inspect_app.testing.detect_stage import BackgroundDetector, DetectHost, acquired
 
 
 def test_plan_by_core_count() -> None:
@@ -121,71 +118,19 @@ def test_two_requests_per_stream(tiny_release: Path) -> None:
     assert int(two.get_property("NUM_STREAMS")) == 2  # type: ignore[attr-defined]
 
 
-class _Counting:
-    """A background detector that records how many parts were begun and not yet finished at once."""
-
-    def __init__(self, slots: int) -> None:
-        self.slots = slots
-        self.inner = ScriptedDetector()
-        self.info = self.inner.info
-        self.open = self.most = 0
-
-    def begin(self, image: np.ndarray, conf: float, iou: float) -> object:
-        self.open += 1
-        self.most = max(self.most, self.open)
-        outer = self
-
-        class _Pending:
-            def result(self) -> list:
-                outer.open -= 1
-                return outer.inner.detect(image, conf, iou)
-
-        return _Pending()
-
-    def detect(self, image: np.ndarray, conf: float, iou: float) -> list:
-        return self.inner.detect(image, conf, iou)
-
-    def close(self) -> None: ...
-
-
-class _Host:
-    station_name = "t"
-    iou = 0.7
-
-    def __init__(self, det: _Counting) -> None:
-        self.det = det
-        self.rules = RecipeRules("r", RecipeConfig(model="fake", min_conf=0.5), det.info.names)
-        self.submitted: list[str] = []
-
-    def submit(self, inspection) -> None:  # type: ignore[no-untyped-def]
-        self.submitted.append(inspection.part_id)
-
-    def rules_for(self, recipe: str) -> RecipeRules:
-        return self.rules
-
-    def detector_for(self, recipe: str) -> _Counting:
-        return self.det
-
-    def on_detector_error(self, part_id: str, exc: Exception) -> None: ...
-    def on_roi_problem(self, message: str, shape: tuple[int, int]) -> None: ...
-    def on_worker_fault(self, stage: str, part_id: str, exc: BaseException) -> None: ...
-
-
 @pytest.mark.parametrize(("in_flight", "slots"), [(None, 4), (None, 2), (2, 4), (1, 4)])
 def test_planned_in_flight_fills_every_request(in_flight: int | None, slots: int) -> None:
-    det = _Counting(slots)
-    host = _Host(det)
+    det = BackgroundDetector(slots=slots)
+    host = DetectHost(det)
     inbox: queue.Queue = queue.Queue()
     for i in range(8):
-        now = time.monotonic()
-        request = PartRequest(f"p{i}", i + 1, "software", time.time(), now, "r")
-        inbox.put(Acquired(request, Frame(i + 1, part_image(False), "t", time.time(), now), now))
+        inbox.put(acquired(f"p{i}", i + 1))
     inbox.put(stop_marker())
     worker = DetectWorker(host, inbox, in_flight=in_flight)  # type: ignore[arg-type]
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     thread.join(10)
-    assert host.submitted == [f"p{i}" for i in range(8)]
+    assert [i.part_id for i in host.submitted] == [f"p{i}" for i in range(8)]
     if in_flight is None:
         want = slots if plan().in_flight > 1 else 0  # a single core begins nothing ahead
     else:

@@ -13,14 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from inspect_app.config import RecipeConfig, parse_config
+from inspect_app.config import parse_config
 from inspect_app.detector import load_detector
-from inspect_app.pipeline import Acquired, DetectWorker, stop_marker
-from inspect_app.rules import RecipeRules
+from inspect_app.pipeline import DetectWorker, stop_marker
 from inspect_app.station import Station
-from inspect_app.testing.fakes import ScriptedDetector, ScriptedSource, part_image, wait_until
+from inspect_app.testing.detect_stage import BackgroundDetector, DetectHost, acquired
+from inspect_app.testing.fakes import ScriptedDetector, ScriptedSource, wait_until
 from inspect_app.testing.records import rows
-from inspect_app.types import Frame, Inspection, PartRequest
 
 
 def _run_station(
@@ -75,71 +74,12 @@ def test_two_streams_record_every_part_once_in_order_with_the_same_verdicts(
     assert {r["verdict"] for r in many} >= {"PASS", "FAIL"}
 
 
-class _Background:
-    """A detector that computes in ``Pending.result()``, like OpenVINO's requests; built on the scripted
-    one so it can hang."""
-
-    slots = 2
-
-    def __init__(self, inner: ScriptedDetector) -> None:
-        self.inner = inner
-        self.info = inner.info
-
-    def begin(self, image: np.ndarray, conf: float, iou: float) -> object:
-        inner = self.inner
-
-        class _Pending:
-            def result(self) -> list:
-                return inner.detect(image, conf, iou)
-
-        return _Pending()
-
-    def detect(self, image: np.ndarray, conf: float, iou: float) -> list:
-        return self.inner.detect(image, conf, iou)
-
-    def close(self) -> None: ...
-
-
-class _Host:
-    station_name = "t"
-    iou = 0.7
-
-    def __init__(self, det: _Background) -> None:
-        self.det = det
-        self.rules = RecipeRules("r", RecipeConfig(model="fake", min_conf=0.5), det.info.names)
-        self.submitted: list[Inspection] = []
-        self.faults: list[str] = []
-
-    def submit(self, inspection: Inspection) -> None:
-        self.submitted.append(inspection)
-
-    def rules_for(self, recipe: str) -> RecipeRules:
-        return self.rules
-
-    def detector_for(self, recipe: str) -> _Background:
-        return self.det
-
-    def on_detector_error(self, part_id: str, exc: Exception) -> None:
-        self.faults.append(part_id)
-
-    def on_roi_problem(self, message: str, shape: tuple[int, int]) -> None: ...
-
-    def on_worker_fault(self, stage: str, part_id: str, exc: BaseException) -> None:
-        self.faults.append(part_id)
-
-
-def _acquired(part_id: str, n: int) -> Acquired:
-    now = time.monotonic()
-    request = PartRequest(part_id, n, "software", time.time(), now, "r")
-    return Acquired(request, Frame(n, part_image(False), "t", time.time(), now), now)
-
-
-def _worker_with_two_waiting() -> tuple[DetectWorker, _Host, ScriptedDetector, threading.Thread]:
+def _worker_with_two_waiting() -> tuple[DetectWorker, DetectHost, ScriptedDetector, threading.Thread]:
     scripted = ScriptedDetector()
-    host = _Host(_Background(scripted))
+    host = DetectHost(BackgroundDetector(scripted))
     inbox: queue.Queue = queue.Queue()
     for i, part in enumerate(("a", "b")):
-        inbox.put(_acquired(part, i + 1))
+        inbox.put(acquired(part, i + 1))
     inbox.put(stop_marker())
     worker = DetectWorker(host, inbox, in_flight=2)  # type: ignore[arg-type]
     scripted.hang()
