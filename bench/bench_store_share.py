@@ -1,7 +1,7 @@
 """What the result store takes from a free-run line's throughput (issue 13), at the station's default.
 
     OMP_WAIT_POLICY=PASSIVE nice -n -10 .venv/bin/python bench/bench_store_share.py \
-        [--model models/synth-pcb/0.3.1] [--precision int8] [--parts 600] [--runs 4]
+        [--model models/NAME/VERSION] [--precision int8] [--parts 600] [--runs 4]
 
 The free-run station of ``bench_station.py``'s throughput part ([detector] streams and [pipeline]
 in_flight unset, so the thread plan's: 2 streams of 1 thread on 2 cores; the OPC UA server on; half the
@@ -46,12 +46,15 @@ class _StubEncoder:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", type=Path, default=REPO / "models" / "synth-pcb" / "0.3.1")
+    p.add_argument("--model", type=Path, default=None, help="a release (default: models/default.json's)")
     p.add_argument("--precision", default="int8")
     p.add_argument("--parts", type=int, default=600)
     p.add_argument("--runs", type=int, default=4)
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "store_share.json")
     args = p.parse_args()
+    from inspect_app.demo import default_model_dir
+
+    args.model = (args.model or default_model_dir()).resolve()
     work = Path(tempfile.mkdtemp(prefix="store-share-"))
     configure_offline(work)
     print(cpu_line(), flush=True)
