@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from inspect_app.health import HealthSnapshot
-from inspect_app.model_release import ModelError
-from inspect_app.rules import RecipeError
+from inspect_app.model_release import ModelError, load_release
+from inspect_app.releases import ReleaseRegistry
+from inspect_app.rules import RecipeError, RecipeRules
 from inspect_app.station import NotRunning, Station
 from inspect_app.store.schema import StoreError
 
@@ -71,14 +72,21 @@ def handle(station: Station, request: dict[str, Any], health: HealthProbe | None
 
 
 def _promote(station: Station, request: dict[str, Any]) -> list[str]:
+    """Switch the recipes on ``from`` to ``to``, which must be the default its models folder names now: the
+    pointer moves only through the gate (``models promote``) or a rollback, so anything else sent here would
+    be a switch no gate has seen. Every recipe's fit is checked before any switches."""
     old, new = Path(str(request["from"])).resolve(), Path(str(request["to"])).resolve()
+    if ReleaseRegistry(new.parent.parent).default_dir().resolve() != new:
+        raise ModelError(f"{new} is not the default release of its models folder: promote it with "
+                         "'inspect-app models promote' (the gate) first")  # fmt: skip
     who = str(request.get("who", "cli"))
-    switched = []
-    for name, recipe in list(station.config.recipes.items()):
-        if Path(recipe.model).resolve() == old:
-            station.switch_model(name, new, who).result(timeout=30)
-            switched.append(name)
-    return switched
+    names = [n for n, r in station.config.recipes.items() if Path(r.model).resolve() == old]
+    classes = load_release(new, verify=[]).names
+    for name in names:
+        RecipeRules(name, station.config.recipes[name], classes)  # RecipeError before anything switched
+    for name in names:
+        station.switch_model(name, new, who).result(timeout=120)
+    return names
 
 
 class ControlServer:

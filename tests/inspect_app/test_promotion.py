@@ -212,6 +212,34 @@ def test_promote_and_rollback_switch_a_running_station(
     assert actions[-4:] == ["model.promote", "model.switch", "model.rollback", "model.switch"]
 
 
+def test_the_control_socket_switches_only_to_the_gated_default(
+    line: tuple[Path, StationConfig, Path], tmp_path: Path
+) -> None:
+    """A 'promote' sent to the socket by hand, naming a release the gate never passed (the blind 2.0.0),
+    switches nothing; one naming the default does."""
+    from inspect_app.control import SOCKET_NAME, ControlServer, send
+    from inspect_app.testing.fakes import ScriptedSource
+
+    _, cfg, models = line
+    state = tmp_path / "state"
+    run_cfg = cfg.model_copy(update={"state_dir": str(state)})
+    st = Station(run_cfg, source=ScriptedSource([gray_image(100)], loop=True))
+    st.start()
+    control = ControlServer(st, state / SOCKET_NAME)
+    control.start()
+    live = str((models / "line" / "1.0.0").resolve())
+    try:
+        assert ReleaseRegistry(models).default_ref() == "line/1.0.0"
+        reply = send(state, {"cmd": "promote", "from": live, "to": str(models / "line" / "2.0.0")})
+        assert not reply["ok"] and "not the default release" in reply["error"]
+        assert st.config.recipes["r"].model == live
+        reply = send(state, {"cmd": "promote", "from": live, "to": live})
+        assert reply["ok"] and reply["switched"] == ["r"]
+    finally:
+        control.stop()
+        st.stop()
+
+
 def test_a_candidate_the_recipes_do_not_fit_is_a_clear_error(
     line: tuple[Path, StationConfig, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
