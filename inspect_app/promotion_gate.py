@@ -109,6 +109,9 @@ def _defects(reviewed: Sequence[ReviewedOutcome]) -> GateCheck:
     note = _not_replayed(defects)
     if not defects:
         return GateCheck("confirmed defects", True, "no reviewed defects to check")
+    if not judged:  # passes as "nothing to check" does, but says there was no evidence, not that all FAIL
+        return GateCheck("confirmed defects", True, f"none of the {len(defects)} reviewed defects could be "
+                         f"replayed{note}")  # fmt: skip
     if escapes:
         shown = ", ".join(str(i) for i in escapes[:10]) + (" ..." if len(escapes) > 10 else "")
         return GateCheck(

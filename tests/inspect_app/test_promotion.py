@@ -179,6 +179,9 @@ def test_gate_checks_each_rule() -> None:
     escape = (*good, ReviewedOutcome(5, "defect", "FAIL", "PASS"))
     assert [c.name for c in evaluate_gate(GateEvidence("c/1", "l/1", escape), cfg).failed()] == [
         "confirmed defects", "agreement"]  # fmt: skip
+    gone = (ReviewedOutcome(6, "defect", "FAIL", None, "image file missing"),)
+    detail = evaluate_gate(GateEvidence("c/1", "l/1", gone, 20, 20, "replay"), cfg).checks[0].detail
+    assert detail.startswith("none of the 1 reviewed defects could be replayed")  # not "all 0 still FAIL"
     few = GateEvidence("c/1", "l/1", good, 5, 5, "replay")
     assert "at least 10 needed" in evaluate_gate(few, cfg).failed()[0].detail
     worse = GateEvidence("c/1", "l/1", good, 20, 20, "replay", {"mAP50": 0.9}, {"mAP50": 0.88})
