@@ -73,10 +73,11 @@ class OpenVinoDetector(ArrayDetector):
             raise ModelError(f"{path}: OpenVINO cannot load the model: {_first_line(exc)}") from exc
         # two requests per stream: each stream computes while Python prepares its next part and finishes its
         # last (measured: +5-9 % parts/s over one per stream, bench/results/thread_plan_16core_xeon.json)
-        self.slots = max(1, slots, 2 * streams if streams > 1 else 1)
+        # the streams OpenVINO really made: it quietly gives fewer than asked when threads are fewer
+        self.streams = int(self._compiled.get_property("NUM_STREAMS")) if streams > 1 else 1
+        self.slots = max(slots, 2 * self.streams if self.streams > 1 else 1)
         self._free = deque(self._compiled.create_infer_request() for _ in range(self.slots))
         self.threads = threads
-        self.streams = streams
         self.info = release.model_info(file, self.backend, _effective(precision, self._compiled))
 
     def get_property(self, name: str):  # for diagnostics and tests: what the compiled model really uses

@@ -86,6 +86,6 @@ def detector_settings(
     if streams is None:
         throughput = backend == "openvino" and trigger_mode == "free_run"
         streams = min(p.throughput_streams, threads or p.throughput_threads) if throughput else 1
-        if threads is None and streams > 1:
-            threads = p.throughput_threads
+    if threads is None and streams > 1:  # streams, planned or set: the plan's throughput threads
+        threads = p.throughput_threads
     return DetectorSettings(threads if threads is not None else p.threads, streams)

@@ -77,17 +77,14 @@ def _load_detector(model: str, config: StationConfig, streams: int | None) -> De
     its verdict, so OpenVINO gets the thread plan's streams (``streams`` None; [detector] threads or
     streams set in the config win)."""
     from inspect_app.detector import load_detector
-    from inspect_app.detector.threads import plan
+    from inspect_app.detector.threads import detector_settings
 
-    d, threads = config.detector, config.detector.threads
-    if streams is None:
-        streams = d.streams or 1
-        if d.backend == "openvino" and d.streams is None and d.threads is None:
-            p = plan()
-            streams, threads = p.throughput_streams, p.throughput_threads
+    d = config.detector
+    # a replay is a throughput line: the thread plan's settings for free run, unless the caller or config says
+    run = detector_settings("free_run", d.backend, d.threads, streams if streams is not None else d.streams)
     det = load_detector(
-        model, d.backend, threads, file=d.file, precision=d.precision, allow_bf16=d.allow_bf16,
-        streams=streams,
+        model, d.backend, run.threads, file=d.file, precision=d.precision, allow_bf16=d.allow_bf16,
+        streams=run.streams,
     )  # fmt: skip
     det.warmup()
     return det

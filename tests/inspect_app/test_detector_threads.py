@@ -91,6 +91,7 @@ def test_free_run_on_openvino_is_a_throughput_line() -> None:
     assert run("free_run", threads=3, cores=16) == (3, 3)
     assert run("free_run", streams=1) == (2, 1)  # set, they win
     assert run("software", streams=2) == (2, 2)
+    assert run("software", streams=2, cores=8) == (7, 2)  # set streams, threads unset: throughput threads
     assert isinstance(detector_settings("free_run", "openvino", None, None), DetectorSettings)
 
 
@@ -116,6 +117,12 @@ def test_two_requests_per_stream(tiny_release: Path) -> None:
     two = load_detector(tiny_release, "openvino", 2, precision="f32", streams=2)
     assert one.slots == 2 and two.slots == 4  # type: ignore[attr-defined]
     assert int(two.get_property("NUM_STREAMS")) == 2  # type: ignore[attr-defined]
+    # more streams than threads: OpenVINO makes as many as threads; the detector says and sizes so
+    four = load_detector(tiny_release, "openvino", 2, precision="f32", streams=4)
+    assert four.streams == int(four.get_property("NUM_STREAMS")) == 2  # type: ignore[attr-defined]
+    assert four.slots == 4  # type: ignore[attr-defined]
+    for det in (one, two, four):
+        det.close()
 
 
 @pytest.mark.parametrize(("in_flight", "slots"), [(None, 4), (None, 2), (2, 4), (1, 4)])
