@@ -194,7 +194,6 @@ def test_letterbox_into_a_frame_of_the_input_size_copies_it(shape: tuple[int, ..
     dst = np.zeros((64, 64, 3), np.uint8)
     letterbox_into(as_bgr(img), dst)
     np.testing.assert_array_equal(dst, letterbox(as_bgr(img), (64, 64))[0])
-    assert not np.shares_memory(dst, img)
 
 
 def test_a_refused_frame_gives_its_request_back(tiny_release: Path) -> None:

@@ -3,7 +3,6 @@ station may use; and the batch API (``detect_many``) of every backend, the one r
 
 from __future__ import annotations
 
-import os
 import queue
 import subprocess
 import sys
@@ -194,4 +193,3 @@ def test_thread_plan_is_a_frozen_value() -> None:
     }  # fmt: skip
     with pytest.raises(AttributeError):
         p.threads = 1  # type: ignore[misc]
-    assert os.cpu_count()

@@ -54,6 +54,8 @@ def test_a_remembered_precision_that_is_no_candidate_is_not_run(
         "measured_at": "2026-01-01T00:00:00Z"}}))  # fmt: skip
     det = load_detector(tiny_int8_release, "openvino", 2, precision="auto", cache_dir=cache)
     assert det.precision_choice.measured_at is None and det.info.precision in ("f32", "int8")  # type: ignore[attr-defined]
+    det.close()
+    assert list(json.loads((cache / precision_memo.FILE).read_text())) == [key]  # the station's key: replaced
 
 
 def test_an_unreadable_memo_or_cache_never_stops_a_start(tiny_int8_release: Path, tmp_path: Path) -> None:
