@@ -103,11 +103,22 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def _station_config(args: argparse.Namespace) -> StationConfig:
+    """``--config``; else the config file of the station running on ``--state-dir`` (the gate judges by its
+    recipes and [promotion], and the promotion then switches it); else the demo's."""
     from inspect_app.config import load_config
+    from inspect_app.control import SOCKET_NAME, send
     from inspect_app.demo import demo_config
 
     if args.config is not None:
         return load_config(args.config)
+    if (args.state_dir / SOCKET_NAME).exists():
+        try:
+            running = send(args.state_dir, {"cmd": "status"}, timeout=10).get("config")
+        except OSError as exc:
+            raise UserError(f"a station seems to run on {args.state_dir} but does not answer ({exc}): "
+                            "name its config with --config") from None  # fmt: skip
+        if running:
+            return load_config(running)
     return demo_config(state_dir=args.state_dir)
 
 

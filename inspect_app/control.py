@@ -63,6 +63,7 @@ def handle(station: Station, request: dict[str, Any], health: HealthProbe | None
                 "health": snapshot.as_dict(),
                 "status_line": snapshot.status_line(),
                 "shadow": (shadow.as_dict() if (shadow := station.shadow_status()) is not None else None),
+                "config": str(station.config.source_file) if station.config.source_file else None,
             }
     except (KeyError, NotRunning) as exc:
         return {"ok": False, "error": str(exc).strip("'\"")}

@@ -256,3 +256,27 @@ def test_a_candidate_the_recipes_do_not_fit_is_a_clear_error(
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "the gate cannot judge other/1.0.0" in err and "scratch" in err
+
+
+def test_promote_without_config_judges_by_the_running_stations_config(
+    line: tuple[Path, StationConfig, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With no --config, the gate takes the config of the station running on --state-dir (its recipes and
+    [promotion]), not the demo's: that station is the one the promotion then switches."""
+    from inspect_app.control import SOCKET_NAME, ControlServer
+    from inspect_app.testing.fakes import ScriptedSource
+
+    toml, cfg, models = line
+    strict = toml.parent / "strict.toml"
+    strict.write_text(toml.read_text() + "[promotion]\nmin_parts = 100\n")
+    st = Station(load_config(strict), source=ScriptedSource([gray_image(100)], loop=True))
+    st.start()
+    control = ControlServer(st, Path(cfg.state_dir) / SOCKET_NAME)
+    control.start()
+    try:
+        args = ["models", "promote", "line/1.1.0", "--root", str(models), "--state-dir", str(cfg.state_dir)]
+        assert main([*args, "--dry-run"]) == 1  # the demo's config (min_parts 0) would pass it
+        assert "at least 100 needed" in capsys.readouterr().out
+    finally:
+        control.stop()
+        st.stop()
