@@ -54,7 +54,8 @@ def test_retrain_from_reviews_to_a_gated_candidate(
     st.stop()
 
     args = ["retrain", "--state-dir", str(tmp_path / "state"), "--root", str(models), "--config", str(toml),
-            "--data", str(scenes_yaml), "--epochs", "50", "--batch", "8", "--threads", "2", "--budget", "40s"]
+            "--data", str(scenes_yaml), "--epochs", "100000", "--batch", "8", "--threads", "2",
+            "--budget", "40s"]
     assert main(args) == 0
     out = capsys.readouterr().out
     for i, step in enumerate(("export reviews", "merge data", "fine-tune", "release", "gate (dry run)"), 1):
@@ -72,7 +73,7 @@ def test_retrain_from_reviews_to_a_gated_candidate(
     assert "test" in manifest["metrics"]  # the live model's test split, so the gate compares
     assert ReleaseRegistry(models).default_ref() == "tiny/0.1.0"  # a retrain never promotes
     run = json.loads((tmp_path / "state" / "retrain" / "tiny-0.1.0-rt1" / "run" / "summary.json").read_text())
-    assert 1 <= run["epochs_run"] < 50  # the budget, not the epochs, ended the training
+    assert 1 <= run["epochs_run"] < 100000  # the budget, not the epochs, ended it (on any machine's speed)
 
     # the same command again (as after an interruption): every step done is kept
     assert main([*args, "--version", "0.1.0-rt1"]) == 0
