@@ -80,7 +80,9 @@ def gather_evidence(
             for p in report.parts if p.truth is not None
         )  # fmt: skip
         with ResultsReader(db_path) as reader:
-            shadow = shadow_agreement(reader, candidate.model_id)
+            # this build's rows only: an earlier build under the same NAME/VERSION is not evidence
+            builds = {f.sha256 for f in candidate.files.values()}
+            shadow = shadow_agreement(reader, candidate.model_id, sha256s=builds)
         if shadow.parts:
             parts, agreeing, source = shadow.parts, shadow.agreeing, "shadow"
         else:

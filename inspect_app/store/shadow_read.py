@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,12 +98,18 @@ def shadow_models(reader: ResultsReader) -> list[tuple[str, int]]:
 
 
 def shadow_results(
-    reader: ResultsReader, model_id: str | None = None, since_epoch: float | None = None
-) -> list[ShadowRecord]:
+    reader: ResultsReader, model_id: str | None = None, since_epoch: float | None = None,
+    sha256s: Collection[str] | None = None,
+) -> list[ShadowRecord]:  # fmt: skip
+    """``sha256s``: only rows of a build whose model file has one of these hashes (a release rebuilt under
+    the same NAME/VERSION is another model)."""
     where, args = [], []
     if model_id is not None:
         where.append("s.model_id = ?")
         args.append(model_id)
+    if sha256s is not None:
+        where.append(f"s.model_sha256 IN ({', '.join('?' * len(sha256s)) or 'NULL'})")
+        args.extend(sha256s)
     if since_epoch is not None:
         where.append("s.epoch >= ?")
         args.append(float(since_epoch))
@@ -119,9 +126,10 @@ def shadow_results(
 
 
 def shadow_agreement(
-    reader: ResultsReader, model_id: str, since_epoch: float | None = None
-) -> ShadowAgreement:
-    records = shadow_results(reader, model_id, since_epoch)
+    reader: ResultsReader, model_id: str, since_epoch: float | None = None,
+    sha256s: Collection[str] | None = None,
+) -> ShadowAgreement:  # fmt: skip
+    records = shadow_results(reader, model_id, since_epoch, sha256s)
     verdicts: Counter[str] = Counter()
     classes: dict[str, list[int]] = {}
     agreeing = 0

@@ -280,3 +280,27 @@ def test_promote_without_config_judges_by_the_running_stations_config(
     finally:
         control.stop()
         st.stop()
+
+
+def test_shadow_rows_of_another_build_are_no_evidence(line: tuple[Path, StationConfig, Path]) -> None:
+    """Shadow rows under the candidate's NAME/VERSION but another model file's sha256 (a rebuilt release)
+    do not count as its agreement: the gate replays instead."""
+    from inspect_app.promotion import gather_evidence
+
+    _, cfg, models = line
+    db = Path(cfg.state_dir) / "results.db"
+    candidate, live = models / "line" / "1.1.0", models / "line" / "1.0.0"
+    with sqlite3.connect(db) as c:
+        ids = [r[0] for r in c.execute("select id from inspections order by id")]
+        c.executemany(
+            "insert into shadow_results (time, epoch, inspection_id, recipe, model_id, model_sha256,"
+            " live_verdict, verdict, classes, detections, t_detect_ms, shadow)"
+            " values ('t', 0, ?, 'r', 'line/1.1.0', ?, 'PASS', 'PASS', '[]', '[]', 1.0, 1)",
+            [(i, "0" * 64) for i in ids],
+        )
+    try:
+        evidence = gather_evidence(cfg, db, candidate, live)
+        assert evidence.agreement_source == "replay" and evidence.agreement_parts == len(LEVELS)
+    finally:
+        with sqlite3.connect(db) as c:
+            c.execute("delete from shadow_results")
