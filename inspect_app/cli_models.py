@@ -102,33 +102,45 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _station_config(args: argparse.Namespace) -> StationConfig:
+def _station_config(config: Path | None, state_dir: Path) -> StationConfig:
     """``--config``; else the config file of the station running on ``--state-dir`` (the gate judges by its
     recipes and [promotion], and the promotion then switches it); else the demo's."""
     from inspect_app.config import load_config
     from inspect_app.control import SOCKET_NAME, send
     from inspect_app.demo import demo_config
 
-    if args.config is not None:
-        return load_config(args.config)
-    if (args.state_dir / SOCKET_NAME).exists():
+    if config is not None:
+        return load_config(config)
+    if (state_dir / SOCKET_NAME).exists():
         try:
-            running = send(args.state_dir, {"cmd": "status"}, timeout=10).get("config")
+            running = send(state_dir, {"cmd": "status"}, timeout=10).get("config")
         except OSError as exc:
-            raise UserError(f"a station seems to run on {args.state_dir} but does not answer ({exc}): "
+            raise UserError(f"a station seems to run on {state_dir} but does not answer ({exc}): "
                             "name its config with --config") from None  # fmt: skip
         if running:
             return load_config(running)
-    return demo_config(state_dir=args.state_dir)
+    return demo_config(state_dir=state_dir)
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
+    return promote(
+        registry(args), args.release, state_dir=args.state_dir, config=args.config, who=args.who,
+        force=args.force, reason=args.reason, dry_run=args.dry_run, as_json=args.json,
+    )  # fmt: skip
+
+
+def promote(
+    reg: ReleaseRegistry, release: str, *, state_dir: Path, config: Path | None, who: str,
+    force: bool = False, reason: str = "", dry_run: bool = False, as_json: bool = False,
+) -> int:  # fmt: skip
+    """``models promote``: the gate on the station's config and results, the pointer moved if it passes (or
+    ``force`` with a ``reason``), audited either way, and a station running on ``state_dir`` switched.
+    Returns the exit status (0, or REFUSED); UserError when the release or the gate's inputs are wrong."""
     from inspect_app.promotion import audit_promotion, gate_release
 
-    if args.force and not args.reason.strip():
+    if force and not reason.strip():
         raise UserError("--force needs --reason: say why the gate is overridden (it is audited)")
-    reg = registry(args)
-    d = reg.path(args.release)
+    d = reg.path(release)
     try:
         candidate = reg.load(d)
         if "model.onnx" in candidate.files:
@@ -138,32 +150,32 @@ def cmd_promote(args: argparse.Namespace) -> int:
             raise ModelError(f"{d} is not a release under {reg.root} (models/<name>/<version>)")
     except ModelError as exc:
         raise UserError(str(exc)) from None
-    cfg = _station_config(args)
+    cfg = _station_config(config, state_dir)
     from inspect_app.replay import ReplayError
     from inspect_app.rules import RecipeError
 
     try:
-        result = gate_release(cfg, reg, ref, db_path=args.state_dir / cfg.store.db)
+        result = gate_release(cfg, reg, ref, db_path=state_dir / cfg.store.db)
     except (ReplayError, RecipeError, ModelError) as exc:  # e.g. a recipe names a class the candidate lacks
         raise UserError(f"the gate cannot judge {ref} on this station: {exc}") from None
-    if args.json:
+    if as_json:
         print(json.dumps(result.as_dict(), indent=2))
     else:
         print("\n".join(result.lines()))
-    if args.dry_run:
+    if dry_run:
         return 0 if result.passed else REFUSED
-    db = args.state_dir / cfg.store.db
-    if not result.passed and not args.force:
-        audit_promotion(db, args.who, "model.promote.refused", reg.default_ref(), ref, result, args.reason)
+    db = state_dir / cfg.store.db
+    if not result.passed and not force:
+        audit_promotion(db, who, "model.promote.refused", reg.default_ref(), ref, result, reason)
         print(f"{ref} NOT promoted: the gate refused it (override: --force --reason TEXT)", file=sys.stderr)
         return REFUSED
     forced = not result.passed
     old = reg.default_ref()
-    reg.set_default(ref, who=args.who, forced=forced, reason=args.reason, gate=result.as_dict())
-    audit_promotion(db, args.who, "model.promote", old, ref, result, args.reason, forced=forced)
+    reg.set_default(ref, who=who, forced=forced, reason=reason, gate=result.as_dict())
+    audit_promotion(db, who, "model.promote", old, ref, result, reason, forced=forced)
     print(f"default model is now {ref}{' (FORCED past the gate)' if forced else ''} ({reg.root / POINTER}); "
           f"previous: {old or 'none'} (inspect-app models rollback)")  # fmt: skip
-    _apply_live(args, reg, old, ref)
+    _apply_live(state_dir, who, reg, old, ref)
     return 0
 
 
@@ -178,25 +190,25 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         reg.load(previous)
     except ModelError as exc:
         raise UserError(f"cannot roll back to {previous}: {exc}") from None
-    cfg = _station_config(args)
+    cfg = _station_config(args.config, args.state_dir)
     reg.set_default(previous, who=args.who, action="rollback", reason=args.reason)
     audit_promotion(args.state_dir / cfg.store.db, args.who, "model.rollback", current, previous, None,
                     args.reason)  # fmt: skip
     print(f"default model is now {previous} (rolled back from {current})")
-    _apply_live(args, reg, current, previous)
+    _apply_live(args.state_dir, args.who, reg, current, previous)
     return 0
 
 
-def _apply_live(args: argparse.Namespace, reg: ReleaseRegistry, old: str | None, new: str) -> None:
+def _apply_live(state_dir: Path, who: str, reg: ReleaseRegistry, old: str | None, new: str) -> None:
     """A station running on ``--state-dir`` switches the recipes that run ``old`` to ``new`` now (audited
     there as model switches; the OPC UA server tells MES); otherwise the default applies at its next start."""
     from inspect_app.control import SOCKET_NAME, send
 
-    if old is None or old == new or not (args.state_dir / SOCKET_NAME).exists():
-        print(f"no station is running on {args.state_dir}: {new} applies from its next start")
+    if old is None or old == new or not (state_dir / SOCKET_NAME).exists():
+        print(f"no station is running on {state_dir}: {new} applies from its next start")
         return
-    reply = send(args.state_dir, {"cmd": "promote", "from": str(reg.path(old)), "to": str(reg.path(new)),
-                                  "who": args.who}, timeout=120)  # fmt: skip
+    reply = send(state_dir, {"cmd": "promote", "from": str(reg.path(old)), "to": str(reg.path(new)),
+                             "who": who}, timeout=120)  # fmt: skip
     if not reply.get("ok"):
         print(f"the running station did not switch: {reply.get('error')}; {new} applies from its next start",
               file=sys.stderr)  # fmt: skip

@@ -379,14 +379,14 @@ def promote_through_gate(
     metrics against the live model's, and whatever the station's history can judge). Refused, the release
     stays written, the default stays as it was, and the exit status is 1; ``models promote --force
     --reason`` overrides."""
-    from inspect_app.cli_models import cmd_promote
+    from inspect_app.cli_models import promote
+    from inspect_app.releases import ReleaseRegistry
 
     try:
-        return cmd_promote(argparse.Namespace(
-            release=model_id, root=root, state_dir=state_dir, config=config,
-            who=who or os.environ.get("USER", "training"), force=False, reason="released with --promote",
-            dry_run=False, json=False,
-        ))  # fmt: skip
+        return promote(
+            ReleaseRegistry(root), model_id, state_dir=state_dir, config=config,
+            who=who or os.environ.get("USER", "training"), reason="released with --promote",
+        )  # fmt: skip
     except UserError as exc:  # e.g. the station's recipes name a class the release lacks
         print(f"{model_id} written, NOT promoted: {exc}", file=sys.stderr)
         return 2
