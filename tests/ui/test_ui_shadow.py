@@ -3,11 +3,17 @@ switch is gated: a candidate that lets a reviewed defect pass is refused in the 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from inspect_app.testing.const_models import write_brightness_release
 from inspect_app.testing.fakes import wait_until
+
+
+def _parts_in(text: str) -> int:
+    found = re.search(r"agree on (\d+) parts", text)
+    return int(found.group(1)) if found else 0
 
 
 def test_the_shadow_light_shows_agreement_per_verdict_and_class(
@@ -18,8 +24,9 @@ def test_the_shadow_light_shows_agreement_per_verdict_and_class(
     h.start()
     w = h.window
     assert wait_until(lambda: (s := h.station.shadow_status()) is not None and s.judged >= 6, 30)
-    w.tick()
-    qtbot.waitUntil(lambda: "agree on" in w.lights.text_of("shadow"), timeout=10_000)
+    # the lights refresh on the window's own period: wait for a text that counts the parts judged so far
+    # (a tick right after an earlier refresh keeps the earlier text)
+    qtbot.waitUntil(lambda: _parts_in(w.lights.text_of("shadow")) >= 6, timeout=10_000)
     text = w.lights.text_of("shadow")
     # the script is 1 marked board in 3 (live FAIL on a short); the shadow FAILs all on a scratch
     assert text.startswith("cand/1.0.0: ") and "PASS→FAIL" in text and "FAIL→PASS" not in text
