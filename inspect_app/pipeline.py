@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from inspect_app.detector.threads import plan
+from inspect_app.handoff import Handoff
 from inspect_app.protocols import CorruptFrame, Detector, FrameSource, SourceError, SourceExhausted
 from inspect_app.rules import ROI_OUTSIDE_IMAGE, RecipeRules, not_inspected
 from inspect_app.stages import StageMonitor, StageTimes
@@ -106,7 +107,7 @@ class AcquireWorker:
         source: FrameSource,
         read_timeout: float,
         detect_alive: Callable[[], bool],
-        out: queue.Queue,
+        out: Handoff,
         max_age_s: Callable[[], float | None] = lambda: None,
     ) -> None:
         self.host = host
@@ -262,7 +263,7 @@ class _InFlight:
 class DetectWorker:
     """Runs the recipe's model and rules on each acquired frame and submits the inspection."""
 
-    def __init__(self, host: PipelineHost, inbox: queue.Queue, in_flight: int | None = 1) -> None:
+    def __init__(self, host: PipelineHost, inbox: Handoff, in_flight: int | None = 1) -> None:
         self.host = host
         self.inbox = inbox
         # None: the thread plan's, from the cores this process may use, up to every request the detector has

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from inspect_app.config import CameraSettings, StationConfig
+from inspect_app.handoff import Handoff
 from inspect_app.health import HealthSnapshot, station_health
 from inspect_app.metrics import yield_pct
 from inspect_app.pipeline import AcquireWorker, DetectWorker, PipelineHost, make_inspection, stop_marker
@@ -76,9 +77,10 @@ class Station(StationLoops, StationAdmin, PipelineHost):
         self._save_lock = threading.Lock()
         self._result_listeners: list[ResultListener] = []
         self._event_listeners: list[EventListener] = []
-        self._signal_q: queue.Queue = queue.Queue()
-        self._triggers: queue.Queue[PartRequest] = queue.Queue(maxsize=config.trigger.queue_size)
-        self._detect_q: queue.Queue = queue.Queue(maxsize=config.pipeline.detect_queue)
+        # hand-offs between the station's threads wake their reader in C (inspect_app.handoff)
+        self._signal_q: Handoff = Handoff()
+        self._triggers: Handoff[PartRequest] = Handoff(config.trigger.queue_size)
+        self._detect_q: Handoff = Handoff(config.pipeline.detect_queue)
         self._stop = threading.Event()
         self._workers = WorkerThreads(self._on_worker_crash)
         self._watches: list[Watch] = []

@@ -15,6 +15,7 @@ from inspect_app.sources.pacing import Pacer
 from inspect_app.types import CommittedInspection
 
 if TYPE_CHECKING:
+    from inspect_app.handoff import Handoff
     from inspect_app.station import Station
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class StationLoops:
         for q in (self._detect_q, self._triggers):
             self._record_queued(q, "SHUTDOWN", "station stopped before inspection")
 
-    def _record_queued(self: Station, q: queue.Queue, code: str, message: str) -> None:
+    def _record_queued(self: Station, q: Handoff, code: str, message: str) -> None:
         """Record NOT_INSPECTED every part still waiting in ``q`` (requests or acquired frames)."""
         while True:
             try:

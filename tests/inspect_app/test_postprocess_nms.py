@@ -1,0 +1,70 @@
+"""NMS gives torchvision's answer (what ultralytics runs) on both of its paths: all pairs at once for the
+few boxes a part usually has, one kept box at a time for many; and scale_boxes maps boxes back exactly as
+ultralytics' scale_boxes + clip_boxes do."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from inspect_app.detector import postprocess
+from inspect_app.detector.postprocess import nms, scale_boxes
+from inspect_app.detector.preprocess import letterbox_params
+
+
+def _boxes(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Clustered boxes (so that many overlap), some copies of others and some of zero area."""
+    centres = rng.uniform(0, 320, (max(1, n // 4), 2))[rng.integers(0, max(1, n // 4), n)]
+    xy = centres + rng.normal(0, 6, (n, 2))
+    wh = rng.uniform(0, 60, (n, 2))
+    boxes = np.concatenate((xy, xy + wh), axis=1).astype(np.float32)
+    if n > 3:
+        boxes[1] = boxes[0]
+        boxes[2, 2:] = boxes[2, :2]  # zero area: its IoU is NaN, which keeps the box
+    return boxes
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 5, 12, 31, 32, 33, 80])
+def test_nms_is_torchvisions_on_both_paths(n: int) -> None:
+    rng = np.random.default_rng(n)
+    for trial in range(20):
+        boxes = _boxes(rng, n)
+        scores = rng.permutation(n).astype(np.float32) / max(n, 1) + np.float32(0.01)  # distinct: no ties
+        iou = float(rng.choice([0.3, 0.5, 0.7]))
+        want = torchvision.ops.nms(torch.from_numpy(boxes), torch.from_numpy(scores), iou).numpy()
+        got = nms(boxes, scores, iou)
+        np.testing.assert_array_equal(got, want, err_msg=f"n={n}, trial {trial}")
+        assert got.dtype == np.int64
+
+
+@pytest.mark.parametrize("n", [2, 7, 20, 32])
+def test_the_small_path_equals_the_loop_with_ties_and_a_limit(
+    n: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(100 + n)
+    cases = []
+    for _ in range(30):
+        boxes = _boxes(rng, n)
+        scores = rng.integers(1, 4, n).astype(np.float32) / 4  # ties: the stable order decides
+        cases.append((boxes, scores, float(rng.choice([0.3, 0.7])), [None, 0, 1, 3][int(rng.integers(0, 4))]))
+    small = [nms(b, s, iou, limit) for b, s, iou, limit in cases]
+    monkeypatch.setattr(postprocess, "SMALL_NMS", -1)  # every call down the loop
+    loop = [nms(b, s, iou, limit) for b, s, iou, limit in cases]
+    for i, (a, b) in enumerate(zip(small, loop, strict=True)):
+        np.testing.assert_array_equal(a, b, err_msg=f"case {i}")
+
+
+@pytest.mark.parametrize(
+    ("h", "w", "size"), [(240, 320, (64, 64)), (480, 250, (320, 320)), (100, 700, (96, 160))]
+)
+def test_scale_boxes_is_ultralytics_to_the_bit(h: int, w: int, size: tuple[int, int]) -> None:
+    from ultralytics.utils import ops
+
+    rng = np.random.default_rng(h)
+    xy = rng.uniform(-20, max(size) + 20, (200, 2))
+    boxes = np.concatenate((xy, xy + rng.uniform(0, 80, (200, 2))), axis=1).astype(np.float32)
+    lb = letterbox_params((h, w), size)
+    want = ops.scale_boxes(size, torch.from_numpy(boxes.copy()), (h, w)).numpy()
+    np.testing.assert_array_equal(scale_boxes(boxes.copy(), lb), want)
