@@ -10,7 +10,8 @@ Two measurements on one detector (OpenVINO, the thread plan's threads, one strea
   the detect stage, detect = letterbox + inference + decode/NMS, decide = rules) and their total;
 * the detect stage's pieces by hand, each after 20 ms of idle as the station meets them: model-only on a
   prepared input, then letterbox (into a new array), inference and decode/NMS of one frame in a row; then
-  decode/NMS and the letterbox once more at once (warm); decode/NMS 1 ms after another inference; and
+  decode/NMS and the letterbox once more at once (warm); decode/NMS 1 ms after another inference, and
+  the same decode/NMS once more after 20 ms idle with no inference between; and
   letterbox + inference as the OpenVINO backend does them, the letterbox written into the request's own
   input tensor (against the same with a new array handed to the request, which copies it).
 
@@ -77,8 +78,9 @@ def main() -> int:
     by_hand: dict[str, list[float]] = {
         k: []
         for k in ("model_only_spaced", "letterbox", "inference", "decode_nms", "decode_nms_again",
-                  "letterbox_again", "decode_nms_1ms_after", "letterbox_into_request",
-                  "letterbox_new_array_and_inference", "letterbox_into_request_and_inference")
+                  "letterbox_again", "decode_nms_1ms_after", "decode_nms_after_idle",
+                  "letterbox_into_request", "letterbox_new_array_and_inference",
+                  "letterbox_into_request_and_inference")
     }  # fmt: skip
     done = 1
     for _ in range(args.rounds):
@@ -122,6 +124,10 @@ def main() -> int:
             t0 = time.perf_counter()
             postprocess(pred, lb, 0.25, 0.7, det.info.names)
             by_hand["decode_nms_1ms_after"].append(time.perf_counter() - t0)
+            time.sleep(GAP_S)  # no inference in between: does the idle alone make the same code slower?
+            t0 = time.perf_counter()
+            postprocess(pred, lb, 0.25, 0.7, det.info.names)
+            by_hand["decode_nms_after_idle"].append(time.perf_counter() - t0)
         for _ in imgs:
             st.trigger()
             done += 1
