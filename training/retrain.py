@@ -23,7 +23,10 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from inspect_app.config import StationConfig
 
 STEPS = ("export reviews", "merge data", "fine-tune", "release", "gate (dry run)")
 # the share of the budget left at the start of training that training may use: the release's evaluations
@@ -63,7 +66,9 @@ def add_retrain_arguments(sub: argparse._SubParsersAction) -> None:
         "retrain", help="reviewed parts + the live model's data -> a fine-tuned candidate, gated (dry run)",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )  # fmt: skip
-    p.add_argument("--state-dir", type=Path, default=Path("var"), help="the station's state dir (results.db)")
+    p.add_argument("--state-dir", type=Path, default=None,
+                   help="the station's state dir: its results and images (default: the config's; var/ for "
+                   "the demo)")  # fmt: skip
     p.add_argument("--config", type=Path, default=None, help="the station's config (default: the demo's)")
     p.add_argument("--root", type=Path, default=None, help="models folder (default: $INSPECT_APP_MODELS)")
     p.add_argument("--live", default=None, help="NAME/VERSION to start from (default: the default release)")
@@ -87,12 +92,28 @@ def cmd_retrain(args: argparse.Namespace) -> int:
         budget = parse_budget(args.budget)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    _prepare(args.state_dir)
     try:
+        # the station's config before anything else: its state dir and results DB name where the reviews
+        # are, and a bad config found now rather than after the training it would have followed
+        cfg = _station_config(args)
+        args.state_dir = Path(args.state_dir or cfg.state_dir)
+        _prepare(args.state_dir)
         plan = _plan(args)
-        return _run(args, plan, budget, t0, _parse_hyp(args.hyp))
+        return _run(args, plan, budget, t0, _parse_hyp(args.hyp), cfg)
     except RetrainError as exc:
         raise UserError(str(exc)) from None
+
+
+def _station_config(args: argparse.Namespace) -> StationConfig:
+    from inspect_app.config import ConfigError, load_config
+    from inspect_app.demo import demo_config
+
+    if args.config is None:
+        return demo_config(state_dir=args.state_dir or Path("var"))
+    try:
+        return load_config(args.config)
+    except ConfigError as exc:
+        raise RetrainError(str(exc)) from None
 
 
 def _plan(args: argparse.Namespace) -> Plan:
@@ -137,7 +158,9 @@ def _step(i: int, text: str) -> None:
     print(f"[{i}/{len(STEPS)}] {STEPS[i - 1]}: {text}", flush=True)
 
 
-def _run(args: argparse.Namespace, plan: Plan, budget: float, t0: float, hyp: dict[str, Any]) -> int:
+def _run(
+    args: argparse.Namespace, plan: Plan, budget: float, t0: float, hyp: dict[str, Any], cfg: StationConfig
+) -> int:
     from inspect_app.model_release import load_release
     from inspect_app.releases import ReleaseRegistry
     from training.data_yaml import DataError, load_data_yaml
@@ -154,7 +177,7 @@ def _run(args: argparse.Namespace, plan: Plan, budget: float, t0: float, hyp: di
     if not (reviews / "data.yaml").is_file():
         from inspect_app.reviews_export import export_reviews
 
-        db = args.state_dir / "results.db"
+        db = args.state_dir / cfg.store.db
         if not db.is_file():
             raise RetrainError(f"{db}: no results database; nothing has been reviewed on this station")
         summary = export_reviews(db, reviews, names=list(live.names), overwrite=True)
@@ -224,11 +247,8 @@ def _run(args: argparse.Namespace, plan: Plan, budget: float, t0: float, hyp: di
     cand = load_release(candidate, verify=[])
 
     # 5. the gate, dry run
-    from inspect_app.config import load_config
-    from inspect_app.demo import demo_config
     from inspect_app.promotion import gate_release
 
-    cfg = load_config(args.config) if args.config else demo_config(state_dir=args.state_dir)
     _step(5, "the reviewed parts replayed through the candidate, agreement on recent parts, test metrics")
     result = gate_release(cfg, reg, f"{plan.name}/{plan.version}", args.state_dir / cfg.store.db,
                           progress=_progress)  # fmt: skip

@@ -53,9 +53,25 @@ def test_retrain_from_reviews_to_a_gated_candidate(
     st.review(passes[0], "missed_defect", "quinn", class_name="pit", box=(5, 5, 25, 25)).result(timeout=10)
     st.stop()
 
-    args = ["retrain", "--state-dir", str(tmp_path / "state"), "--root", str(models), "--config", str(toml),
-            "--data", str(scenes_yaml), "--epochs", "100000", "--batch", "8", "--threads", "2",
-            "--budget", "40s"]
+    args = [
+        "retrain",
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--root",
+        str(models),
+        "--config",
+        str(toml),
+        "--data",
+        str(scenes_yaml),
+        "--epochs",
+        "100000",
+        "--batch",
+        "8",
+        "--threads",
+        "2",
+        "--budget",
+        "40s",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     for i, step in enumerate(("export reviews", "merge data", "fine-tune", "release", "gate (dry run)"), 1):
@@ -80,3 +96,40 @@ def test_retrain_from_reviews_to_a_gated_candidate(
     again = capsys.readouterr().out
     for i in (1, 3, 4):
         assert f"[{i}/5] {('export reviews', '', 'fine-tune', 'release')[i - 1]}: kept from before" in again
+
+
+def _station_with_models(tmp_path: Path, tiny_release: Path, store: str) -> tuple[Path, Path]:
+    models = tmp_path / "models"
+    shutil.copytree(tiny_release, models / "tiny" / "0.1.0")
+    ReleaseRegistry(models).set_default("tiny/0.1.0")
+    toml = tmp_path / "line" / "station.toml"
+    toml.parent.mkdir()
+    toml.write_text(
+        f'state_dir = "state"\nactive_recipe = "r"\n{store}'
+        f'[recipes.r]\nmodel = "{models / "tiny" / "0.1.0"}"\nmin_conf = 0.3\n'
+    )
+    return models, toml
+
+
+def test_retrain_reads_the_reviews_where_the_config_keeps_them(
+    tmp_path: Path, tiny_release: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No --state-dir: the config's state dir and its [store] db name, not var/results.db."""
+    models, toml = _station_with_models(tmp_path, tiny_release, '[store]\ndb = "line.db"\n')
+    monkeypatch.chdir(tmp_path)  # a var/ here would be the demo's
+    (tmp_path / "var").mkdir()
+    assert main(["retrain", "--root", str(models), "--config", str(toml), "--budget", "1m"]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'line' / 'state' / 'line.db'}: no results database" in err
+    assert not (tmp_path / "var" / "retrain").exists()
+
+
+def test_a_config_the_retrain_cannot_read_stops_it_before_any_work(
+    tmp_path: Path, tiny_release: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    models, toml = _station_with_models(tmp_path, tiny_release, "[store]\nno_such_key = 1\n")
+    state = tmp_path / "state"
+    assert main(["retrain", "--root", str(models), "--config", str(toml), "--state-dir", str(state)]) == 2
+    err = capsys.readouterr().err
+    assert "store.no_such_key" in err and str(toml) in err
+    assert not (state / "retrain").exists()  # nothing trained, nothing to resume
