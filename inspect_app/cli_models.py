@@ -53,8 +53,10 @@ def add_models_arguments(sub: argparse._SubParsersAction) -> argparse._SubParser
     for p in (ls, show, promote, rollback):
         p.add_argument("--root", type=Path, default=None,
                        help="models folder (default: $INSPECT_APP_MODELS, else models/)")  # fmt: skip
-        p.add_argument("--state-dir", type=Path, default=Path("var"),
-                       help="the station's state dir (results.db)")  # fmt: skip
+        p.add_argument(
+            "--state-dir", type=Path, default=None,
+            help="the station's state dir, its results.db (default: --config's, else var/)",
+        )  # fmt: skip
     ls.set_defaults(func=cmd_list)
     show.set_defaults(func=cmd_show)
     promote.set_defaults(func=cmd_promote)
@@ -102,15 +104,25 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _station_config(config: Path | None, state_dir: Path) -> StationConfig:
-    """``--config``; else the config file of the station running on ``--state-dir`` (the gate judges by its
-    recipes and [promotion], and the promotion then switches it); else the demo's."""
+def _station_config(config: Path | None, state_dir: Path | None) -> tuple[StationConfig, Path]:
+    """The station's config and state dir. ``--config``, on its own state dir unless ``--state-dir`` names
+    another (the gate must read that station's history, the audit go into it, the switch reach it); else the
+    config file of the station running on ``--state-dir`` (default var/: the gate judges by its recipes and
+    [promotion], and the promotion then switches it); else the demo's."""
+    from inspect_app.config import load_config
+
+    if config is not None:
+        cfg = load_config(config)
+        return cfg, Path(state_dir or cfg.state_dir)
+    state_dir = Path(state_dir or "var")
+    return _running_or_demo_config(state_dir), state_dir
+
+
+def _running_or_demo_config(state_dir: Path) -> StationConfig:
     from inspect_app.config import load_config
     from inspect_app.control import SOCKET_NAME, send
     from inspect_app.demo import demo_config
 
-    if config is not None:
-        return load_config(config)
     if (state_dir / SOCKET_NAME).exists():
         try:
             running = send(state_dir, {"cmd": "status"}, timeout=10).get("config")
@@ -130,7 +142,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
 
 def promote(
-    reg: ReleaseRegistry, release: str, *, state_dir: Path, config: Path | None, who: str,
+    reg: ReleaseRegistry, release: str, *, state_dir: Path | None, config: Path | None, who: str,
     force: bool = False, reason: str = "", dry_run: bool = False, as_json: bool = False,
 ) -> int:  # fmt: skip
     """``models promote``: the gate on the station's config and results, the pointer moved if it passes (or
@@ -150,7 +162,7 @@ def promote(
             raise ModelError(f"{d} is not a release under {reg.root} (models/<name>/<version>)")
     except ModelError as exc:
         raise UserError(str(exc)) from None
-    cfg = _station_config(config, state_dir)
+    cfg, state_dir = _station_config(config, state_dir)
     from inspect_app.replay import ReplayError
     from inspect_app.rules import RecipeError
 
@@ -190,12 +202,12 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         reg.load(previous)
     except ModelError as exc:
         raise UserError(f"cannot roll back to {previous}: {exc}") from None
-    cfg = _station_config(args.config, args.state_dir)
+    cfg, state_dir = _station_config(args.config, args.state_dir)
     reg.set_default(previous, who=args.who, action="rollback", reason=args.reason)
-    audit_promotion(args.state_dir / cfg.store.db, args.who, "model.rollback", current, previous, None,
+    audit_promotion(state_dir / cfg.store.db, args.who, "model.rollback", current, previous, None,
                     args.reason)  # fmt: skip
     print(f"default model is now {previous} (rolled back from {current})")
-    _apply_live(args.state_dir, args.who, reg, current, previous)
+    _apply_live(state_dir, args.who, reg, current, previous)
     return 0
 
 

@@ -152,7 +152,11 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     rel.add_argument(
         "--root", type=Path, default=None, help="models folder (default: $INSPECT_APP_MODELS, else models/)",
     )  # fmt: skip
-    rel.add_argument("--state-dir", type=Path, default=Path("var"))
+    rel.add_argument(
+        "--state-dir", type=Path, default=None,
+        help="caches, evaluations and, with --promote, the station's results.db (default: --config's, else "
+        "var/)",
+    )  # fmt: skip
     rel.set_defaults(func=cmd_models_release)
 
     from training.retrain import add_retrain_arguments
@@ -372,7 +376,7 @@ def _root(args: argparse.Namespace, must_exist: bool = True) -> Path:
 
 
 def promote_through_gate(
-    root: Path, model_id: str, state_dir: Path, config: Path | None = None, who: str | None = None
+    root: Path, model_id: str, state_dir: Path | None, config: Path | None = None, who: str | None = None
 ) -> int:
     """``--promote`` of a release just written: the station's gate and audit, as ``inspect-app models
     promote`` runs them (``config``, by default the demo station's, and ``state_dir``'s results.db: test
@@ -392,7 +396,19 @@ def promote_through_gate(
         return 2
 
 
+def _config_state_dir(config: Path) -> Path:
+    from inspect_app.config import ConfigError, load_config
+
+    try:
+        return Path(load_config(config).state_dir)
+    except ConfigError as exc:  # before any work: a bad config would otherwise fail only at the gate
+        raise UserError(str(exc)) from None
+
+
 def cmd_models_release(args: argparse.Namespace) -> int:
+    station_state_dir = args.state_dir  # None: --promote's gate reads --config's state dir
+    if args.state_dir is None:
+        args.state_dir = _config_state_dir(args.config) if args.promote and args.config else Path("var")
     _prepare(args.state_dir)
     from inspect_app.model_release import ModelError
     from training.data_yaml import DataError
@@ -435,7 +451,7 @@ def cmd_models_release(args: argparse.Namespace) -> int:
         print(f"{precision}:{verdict} {json.dumps(shown)}" + (f" drop {gate.get('drop')}" if gate else ""))
     if args.promote:
         return promote_through_gate(
-            root, f"{manifest['name']}/{manifest['version']}", args.state_dir, config=args.config
+            root, f"{manifest['name']}/{manifest['version']}", station_state_dir, config=args.config
         )
     return 0
 

@@ -249,7 +249,7 @@ def test_a_candidate_the_recipes_do_not_fit_is_a_clear_error(
     toml, cfg, models = line
     write_brightness_release(models, "other", "1.0.0", 0.5, names=("dent",))
     (toml.parent / "lenient.toml").write_text(
-        toml.read_text() + '[recipes.r.classes.scratch]\nmin_conf = 0.6\n'
+        toml.read_text() + "[recipes.r.classes.scratch]\nmin_conf = 0.6\n"
     )  # a recipe naming a class the candidate does not have
     args = ["models", "promote", "other/1.0.0", "--root", str(models), "--state-dir", str(cfg.state_dir),
             "--config", str(toml.parent / "lenient.toml"), "--dry-run"]  # fmt: skip
@@ -304,3 +304,17 @@ def test_shadow_rows_of_another_build_are_no_evidence(line: tuple[Path, StationC
     finally:
         with sqlite3.connect(db) as c:
             c.execute("delete from shadow_results")
+
+
+def test_promote_with_a_config_and_no_state_dir_judges_that_stations_history(
+    line: tuple[Path, StationConfig, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """--config alone: the gate reads the config's state dir, not var/ (where there is no history, so a
+    candidate that lets the reviewed defects pass had nothing to be refused on)."""
+    toml, _, models = line
+    monkeypatch.chdir(tmp_path)
+    args = ["models", "promote", "line/2.0.0", "--root", str(models), "--config", str(toml), "--dry-run"]
+    assert main(args) == 1
+    assert "2 of 2 reviewed defects would PASS" in capsys.readouterr().out
+    assert not (tmp_path / "var").exists()

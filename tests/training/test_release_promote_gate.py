@@ -69,3 +69,17 @@ def test_a_release_the_gate_cannot_judge_is_not_made_the_default(
     assert promote_through_gate(models, "line/1.3.0", state, config=toml) == 2
     assert "line/1.3.0 written, NOT promoted" in capsys.readouterr().err
     assert ReleaseRegistry(models).default_ref() == "line/1.0.0"
+
+
+def test_with_a_config_and_no_state_dir_the_audit_goes_to_that_station(
+    line: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``models release --promote --config`` without --state-dir: that station's results.db, not var/'s."""
+    models, toml, state = line
+    write_brightness_release(models, "line", "1.1.0", 0.6, metrics=WORSE)
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert promote_through_gate(models, "line/1.1.0", None, config=toml, who="tara") == 1
+    assert _audit(state / "results.db")[-1] == ("tara", "model.promote.refused")
+    assert not (elsewhere / "var").exists()
