@@ -11,6 +11,8 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from inspect_app.detector.describe import describe
+
 if TYPE_CHECKING:
     from inspect_app.station import Station
 
@@ -155,12 +157,5 @@ def _model(station: Station) -> ComponentHealth:
     det = models.get(active)
     if det is None:
         return ComponentHealth(False, "missing", f"model of recipe {station.recipe} not loaded")
-    info = det.info
     # the precision really computed in (auto's choice, or f32 where a CPU has no bf16), and why auto chose it
-    detail = f"{info.model_id} ({info.backend} {info.precision})"
-    choice = getattr(det, "precision_choice", None)
-    if choice is not None and choice.median_ms:
-        detail += " auto: " + ", ".join(f"{p} {ms:.1f} ms" for p, ms in choice.median_ms)
-        if choice.measured_at:
-            detail += f" (timed {choice.measured_at})"
-    return ComponentHealth(True, "loaded", detail)
+    return ComponentHealth(True, "loaded", describe(det))

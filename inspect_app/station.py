@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from inspect_app.config import CameraSettings, StationConfig
+from inspect_app.detector.describe import describe
 from inspect_app.handoff import Handoff
 from inspect_app.health import HealthSnapshot, station_health
 from inspect_app.metrics import yield_pct
@@ -342,18 +343,8 @@ class Station(StationLoops, StationAdmin, PipelineHost):
         self._shadow = shadow_runner(
             self.config, lambda: self.config.recipes, self._store.record_shadow, self._line_busy
         )
-        self._emit("state", Severity.INFO, f"models loaded: {', '.join(sorted(self._model_lines()))}")
-
-    def _model_lines(self) -> set[str]:
-        """Each model with the precision it runs in; for ``auto``, the timings that chose it."""
-        lines = set()
-        for d in self._detectors.values():
-            choice = getattr(d, "precision_choice", None)
-            why = f"; {choice.line()}" if choice is not None else ""
-            streams = getattr(d, "streams", 1)
-            many = f", {streams} streams" if streams > 1 else ""
-            lines.add(f"{d.info.model_id} ({d.info.backend} {d.info.precision}{many}{why})")
-        return lines
+        loaded = sorted({describe(d) for d in self._detectors.values()})
+        self._emit("state", Severity.INFO, f"models loaded: {', '.join(loaded)}")
 
     def _read_timeout(self) -> float:
         return float(getattr(self.config.source, "read_timeout_s", 5.0))
