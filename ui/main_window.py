@@ -52,7 +52,7 @@ from ui.reject_gallery import RejectGallery
 from ui.results_table import RecentResults
 from ui.roles import RoleManager
 from ui.screen_fit import banner_height, counter_px, initial_size, thumb_px
-from ui.status_lights import StatusInputs, StatusLights, assess
+from ui.status_lights import StatusInputs, StatusLights, assess, model_detail
 from ui.verdict_banner import VerdictBanner
 from ui.window_actions import WindowActions
 
@@ -278,6 +278,7 @@ class MainWindow(WindowActions, Retranslatable, QMainWindow):
             self._lights_at = now
             self.lights.set_items(assess(StatusInputs(st, self.phase, self.config, self.start_error,
                                                       self.camera_error, self.store_error, self.health)))
+            self.lights.set_tooltip("model", model_detail(st))
             self._update_controls()
         self._check_finished()
 

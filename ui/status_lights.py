@@ -18,6 +18,7 @@ from PyQt6.QtGui import QColor, QFont, QPainter
 from PyQt6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
 from inspect_app.config import StationConfig
+from inspect_app.detector.describe import describe
 from inspect_app.health import HealthSnapshot, LinkHealth
 from inspect_app.state import StationState
 from inspect_app.station import Station
@@ -129,7 +130,8 @@ def assess(i: StatusInputs) -> list[tuple[str, str, str]]:
             out.append(("model", ERROR, translate("StatusLights", "not loaded")))
         else:
             info = det.info  # precision: what auto chose at start (docs/performance.md), as the snapshot says
-            out.append(("model", OK, f"{info.name} {info.version} ({info.backend} {info.precision})"))
+            auto = ", " + translate("StatusLights", "auto") if getattr(det, "precision_choice", None) else ""
+            out.append(("model", OK, f"{info.name} {info.version} ({info.backend} {info.precision}{auto})"))
     shadow = st.shadow_status() if st is not None else None
     if shadow is not None:
         out.append(("shadow", *shadow_light(shadow, i.config.promotion.agreement_min)))
@@ -169,6 +171,15 @@ def assess(i: StatusInputs) -> list[tuple[str, str, str]]:
             text += " · " + translate("StatusLights", "images not saved")
         out.append(("disk", level, text))
     return out
+
+
+def model_detail(st: Station | None) -> str:
+    """The active recipe's model as the station describes it (streams; auto's timings and what it did not
+    try): the model light's tooltip, too long for the light's own text."""
+    if st is None:
+        return ""
+    det = st.models().get(st.config.recipes[st.recipe].model)
+    return describe(det) if det is not None else ""
 
 
 def shadow_light(s: Any, agreement_min: float) -> tuple[str, str]:
@@ -277,6 +288,15 @@ class StatusLights(Retranslatable, QFrame):
                 light.set_level(level)
                 title.setText(translate("StatusLights", TITLES[key]))
                 text.setText(words)
+
+    def set_tooltip(self, key: str, tip: str) -> None:
+        """The tooltip of the text of the light ``key`` (after ``set_items``)."""
+        for n, (k, _lvl, _words) in enumerate(self.items):
+            if k == key:
+                self.rows[n][2].setToolTip(tip)
+
+    def tooltip_of(self, key: str) -> str:
+        return " | ".join(self.rows[n][2].toolTip() for n, (k, _, _) in enumerate(self.items) if k == key)
 
     def text_of(self, key: str) -> str:
         """All texts of the lights of ``key`` (for tests and the status bar)."""

@@ -221,3 +221,26 @@ def test_recipe_save_outcome_is_shown_in_the_operators_language(harness: Any) ->
                             {"recipe": "strict", "save_error": "disk full"}))
     assert w.message.text().endswith("配方 strict 已生效，但未能保存：disk full")
     assert "B71C1C" in w.message.styleSheet()  # shown as an error
+
+
+def test_the_model_light_says_auto_chose_and_its_tooltip_says_why(harness: Any, qtbot: Any) -> None:
+    from inspect_app.detector.precision import PrecisionChoice
+    from inspect_app.testing.fakes import ScriptedDetector
+
+    det = ScriptedDetector()
+    det.precision_choice = PrecisionChoice(  # type: ignore[attr-defined]  # as load_detector sets it
+        "int8", (("f32", 9.0), ("int8", 4.0)), 12, (("bf16", "not allowed: [detector] allow_bf16 = false"),)
+    )
+    h = harness(detectors={"fake": det})
+    h.start()
+    h.wait_results(1)
+    qtbot.waitUntil(lambda: "precision auto" in h.window.lights.tooltip_of("model"), timeout=10_000)
+    assert h.window.lights.text_of("model").endswith(", auto)")
+    tip = h.window.lights.tooltip_of("model")
+    assert tip.startswith("fake/1 (fake f32); precision auto: int8 (f32 9.00 ms, int8 4.00 ms")
+    assert "not tried: bf16" in tip
+    h.window.set_language("zh_CN")
+    h.window.tick()
+    qtbot.waitUntil(lambda: h.window.lights.text_of("model").endswith(", 自动)"), timeout=10_000)
+    h.window.set_language("en")
+    h.stop()

@@ -268,53 +268,53 @@
         <translation>最近结果</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="303" />
+        <location filename="../main_window.py" line="304" />
         <source>STARTING</source>
         <translation>启动中</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="305" />
+        <location filename="../main_window.py" line="306" />
         <source>STOPPING</source>
         <translation>停止中</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="307" />
+        <location filename="../main_window.py" line="308" />
         <source>NOT RUNNING</source>
         <translation>未运行</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="313" />
-        <location filename="../main_window.py" line="309" />
+        <location filename="../main_window.py" line="314" />
+        <location filename="../main_window.py" line="310" />
         <source>STOPPED</source>
         <translation>已停止</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="311" />
+        <location filename="../main_window.py" line="312" />
         <source>ERROR {0}</source>
         <translation>故障 {0}</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="331" />
+        <location filename="../main_window.py" line="332" />
         <source>Recipe {0} saved to {1}.</source>
         <translation>配方 {0} 已保存到 {1}。</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="334" />
+        <location filename="../main_window.py" line="335" />
         <source>Recipe {0} is applied but was NOT saved: {1}</source>
         <translation>配方 {0} 已生效，但未能保存：{1}</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="394" />
+        <location filename="../main_window.py" line="395" />
         <source>Station started.</source>
         <translation>工位已启动。</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="403" />
+        <location filename="../main_window.py" line="404" />
         <source>Cannot start: {0}</source>
         <translation>无法启动：{0}</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="416" />
+        <location filename="../main_window.py" line="417" />
         <source>Station stopped; every queued result was saved.</source>
         <translation>工位已停止；所有排队结果均已保存。</translation>
     </message>
@@ -849,177 +849,182 @@ part {1}</source>
 </context><context>
     <name>StatusLights</name>
     <message>
-        <location filename="../status_lights.py" line="31" />
+        <location filename="../status_lights.py" line="32" />
         <source>Station</source>
         <translation>工位</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="32" />
+        <location filename="../status_lights.py" line="33" />
         <source>Camera</source>
         <translation>相机</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="33" />
+        <location filename="../status_lights.py" line="34" />
         <source>Model</source>
         <translation>模型</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="34" />
+        <location filename="../status_lights.py" line="35" />
         <source>Shadow</source>
         <translation>影子模型</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="35" />
+        <location filename="../status_lights.py" line="36" />
         <source>PLC link</source>
         <translation>PLC 连接</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="36" />
+        <location filename="../status_lights.py" line="37" />
         <source>Database</source>
         <translation>数据库</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="37" />
+        <location filename="../status_lights.py" line="38" />
         <source>Disk</source>
         <translation>磁盘</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="41" />
+        <location filename="../status_lights.py" line="42" />
         <source>Preoperational</source>
         <translation>准备中（Preoperational）</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="42" />
+        <location filename="../status_lights.py" line="43" />
         <source>Ready</source>
         <translation>就绪（Ready）</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="43" />
+        <location filename="../status_lights.py" line="44" />
         <source>ContinuousExecution</source>
         <translation>连续检测（ContinuousExecution）</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="44" />
+        <location filename="../status_lights.py" line="45" />
         <source>Error</source>
         <translation>故障（Error）</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="45" />
+        <location filename="../status_lights.py" line="46" />
         <source>Halted</source>
         <translation>已停止（Halted）</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="91" />
+        <location filename="../status_lights.py" line="92" />
         <source>Preoperational (starting)</source>
         <translation>准备中（Preoperational，启动中）</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="92" />
+        <location filename="../status_lights.py" line="93" />
         <source>Stopping: saving results</source>
         <translation>停止中：正在保存结果</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="93" />
+        <location filename="../status_lights.py" line="94" />
         <source>Start failed: {0}</source>
         <translation>启动失败：{0}</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="101" />
+        <location filename="../status_lights.py" line="102" />
         <source>Error: {0}</source>
         <translation>故障（Error）：{0}</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="103" />
+        <location filename="../status_lights.py" line="104" />
         <source>Operational · {0} · recipe {1}</source>
         <translation>运行中 · {0} · 配方 {1}</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="117" />
+        <location filename="../status_lights.py" line="118" />
         <source>no frames</source>
         <translation>无图像帧</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="129" />
+        <location filename="../status_lights.py" line="130" />
         <source>not loaded</source>
         <translation>未加载</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="140" />
+        <location filename="../status_lights.py" line="133" />
+        <source>auto</source>
+        <translation>自动</translation>
+    </message>
+    <message>
+        <location filename="../status_lights.py" line="142" />
         <source>none configured</source>
         <translation>未配置</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="142" />
+        <location filename="../status_lights.py" line="144" />
         <source>{0} ({1}): not running</source>
         <translation>{0}（{1}）：未运行</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="153" />
+        <location filename="../status_lights.py" line="155" />
         <source>{0} · {1:.1f} MB</source>
         <translation>{0} · {1:.1f} MB</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="155" />
+        <location filename="../status_lights.py" line="157" />
         <source>not open yet</source>
         <translation>尚未打开</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="167" />
+        <location filename="../status_lights.py" line="169" />
         <source>{0:.1f} GB free</source>
         <translation>可用 {0:.1f} GB</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="169" />
+        <location filename="../status_lights.py" line="171" />
         <source>images not saved</source>
         <translation>图像未保存</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="179" />
+        <location filename="../status_lights.py" line="190" />
         <source>{0}: not running: {1}</source>
         <translation>{0}：未运行：{1}</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="181" />
+        <location filename="../status_lights.py" line="192" />
         <source>{0}: loading</source>
         <translation>{0}：加载中</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="183" />
+        <location filename="../status_lights.py" line="194" />
         <source>{0}: no part judged yet, {1} skipped</source>
         <translation>{0}：尚未判定零件，跳过 {1} 个</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="186" />
+        <location filename="../status_lights.py" line="197" />
         <source>{0}: {1:.1f} % agree on {2} parts, {3} skipped</source>
         <translation>{0}：{2} 个零件中 {1:.1f} % 一致，跳过 {3} 个</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="198" />
+        <location filename="../status_lights.py" line="209" />
         <source>per class: {0}</source>
         <translation>各类别：{0}</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="206" />
+        <location filename="../status_lights.py" line="217" />
         <source>server {0}, {1} client(s)</source>
         <translation>服务器 {0}，{1} 个客户端</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="210" />
+        <location filename="../status_lights.py" line="221" />
         <source>connected</source>
         <translation>已连接</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="210" />
+        <location filename="../status_lights.py" line="221" />
         <source>not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="214" />
+        <location filename="../status_lights.py" line="225" />
         <source>fault {0}</source>
         <translation>故障 {0}</translation>
     </message>
     <message>
-        <location filename="../status_lights.py" line="218" />
+        <location filename="../status_lights.py" line="229" />
         <source>UNSECURED</source>
         <translation>未加密（不安全）</translation>
     </message>
