@@ -55,7 +55,7 @@ class DbReader(QObject):
         self._cond = threading.Condition()
         self._closed = False
         self._reader = ResultsReader(self.db_path)  # used on the reader thread only
-        self._thumbs: OrderedDict[int, QImage | None] = OrderedDict()
+        self._thumbs: OrderedDict[int, QImage] = OrderedDict()
         self._thread = threading.Thread(target=self._run, name="ui-db-reader", daemon=True)
         self._thread.start()
 
@@ -119,17 +119,17 @@ class DbReader(QObject):
         # a JPEG decoded at 1/4 size (DCT scaling) costs a fraction of a full decode: at 30 parts/s the
         # new rejects' thumbnails otherwise took a few % of a core
         img = cv2.imread(str(self.state_dir / rel), cv2.IMREAD_REDUCED_COLOR_4)
-        thumb = None
-        if img is not None:
-            scale = THUMB_PX / max(img.shape[:2])
-            small = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-            for reason in reasons:
-                if reason.get("box") and reason.get("class_name"):
-                    x1, y1, x2, y2 = (round(v * scale / 4) for v in reason["box"])
-                    c = class_colour(reason["class_name"], names)
-                    bgr = (c.blue(), c.green(), c.red())
-                    cv2.rectangle(small, (x1 - 2, y1 - 2), (x2 + 2, y2 + 2), bgr, 2)
-            thumb = to_qimage(small)
+        if img is None:
+            return None  # unreadable now (removed, or a disk error): not cached, the next read tries again
+        scale = THUMB_PX / max(img.shape[:2])
+        small = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        for reason in reasons:
+            if reason.get("box") and reason.get("class_name"):
+                x1, y1, x2, y2 = (round(v * scale / 4) for v in reason["box"])
+                c = class_colour(reason["class_name"], names)
+                bgr = (c.blue(), c.green(), c.red())
+                cv2.rectangle(small, (x1 - 2, y1 - 2), (x2 + 2, y2 + 2), bgr, 2)
+        thumb = to_qimage(small)
         self._thumbs[iid] = thumb
         while len(self._thumbs) > _THUMB_CACHE:
             self._thumbs.popitem(last=False)

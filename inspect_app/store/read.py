@@ -165,10 +165,12 @@ class ResultsReader:
         return [_record(r) for r in rows]
 
     def rejects_with_images(self, limit: int) -> list[InspectionRecord]:
-        """The newest FAILs whose image is kept, newest first (the window's reject gallery)."""
+        """The newest FAILs whose image is kept, newest first (the window's reject gallery). Only images
+        known written: the store writes a row's image just after its commit and records its sha256 in the
+        next transaction, so a row read in between has a path with no file behind it yet."""
         rows = self.connection().execute(
             f"SELECT {_RECORD} FROM inspections WHERE verdict = 'FAIL' AND image_path IS NOT NULL"
-            " AND image_deleted = 0 ORDER BY id DESC LIMIT ?",
+            " AND image_sha256 IS NOT NULL AND image_deleted = 0 ORDER BY id DESC LIMIT ?",
             (int(limit),),
         )
         return [_record(r) for r in rows]

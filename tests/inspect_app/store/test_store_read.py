@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,21 @@ def test_read_only_and_absent(db: Path, tmp_path: Path) -> None:
         r.connection().execute("DELETE FROM inspections")
     with pytest.raises(StoreError):
         ResultsReader(tmp_path / "nothing.db").recent(1)
+
+
+def test_the_gallery_lists_only_rejects_whose_image_is_written(tmp_path: Path) -> None:
+    """Between a row's commit and its image's write (the next transaction records its sha256) the path
+    has no file behind it: such a row is not a reject with an image yet."""
+    import numpy as np
+
+    cfg = StoreConfig(reserve_mb=0)
+    store = SqliteResultStore(tmp_path / "results.db", ImageArchive(tmp_path / "images", cfg), cfg, "st")
+    store.start()
+    for i in range(3):
+        store.submit(replace(_inspection(i, Verdict.FAIL), image=np.full((32, 32, 3), 60 + i, np.uint8)))
+    assert wait_until(lambda: store.counts()["total"] == 3)
+    store.close()
+    with sqlite3.connect(tmp_path / "results.db") as c:  # row 3 as it is while its image is being written
+        c.execute("UPDATE inspections SET image_sha256 = NULL WHERE id = 3")
+    with ResultsReader(tmp_path / "results.db") as r:
+        assert [x.id for x in r.rejects_with_images(10)] == [2, 1]
