@@ -35,9 +35,10 @@ def build_detectors(config: StationConfig) -> dict[str, Detector]:
     return detectors
 
 
-def load_station_detector(model_dir: str, config: StationConfig) -> Detector:
+def load_station_detector(model_dir: str, config: StationConfig, under_load: bool = False) -> Detector:
     """The detector of one release as the station runs it, warmed: ``[detector]`` settings, and threads and
-    streams from the thread plan where the config leaves them unset (``threads.detector_settings``)."""
+    streams from the thread plan where the config leaves them unset (``threads.detector_settings``).
+    ``under_load``: the line is running (a model switch), so precision auto's timing is not remembered."""
     from inspect_app.detector import load_detector
     from inspect_app.detector.threads import detector_settings
 
@@ -46,6 +47,7 @@ def load_station_detector(model_dir: str, config: StationConfig) -> Detector:
     det = load_detector(
         model_dir, c.backend, run.threads, file=c.file, precision=c.precision, allow_bf16=c.allow_bf16,
         streams=run.streams, cache_dir=Path(config.state_dir) / "cache" if c.cache else None,
+        under_load=under_load,
     )  # fmt: skip
     det.warmup()  # the first part must not pay for graph compilation
     return det

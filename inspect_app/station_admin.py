@@ -192,7 +192,7 @@ class StationAdmin:
     def _load_detector(self, model_dir: str) -> Detector:
         from inspect_app.builders import load_station_detector
 
-        return load_station_detector(model_dir, self.config)
+        return load_station_detector(model_dir, self.config, under_load=self.state.operational)
 
     def _known_classes(self) -> list[str]:
         return sorted({n for d in list(self._detectors.values()) for n in d.info.names})

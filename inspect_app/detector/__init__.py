@@ -68,6 +68,7 @@ def load_detector(
     allow_bf16: bool = False,
     streams: int = 1,
     cache_dir: Path | None = None,
+    under_load: bool = False,
 ) -> WarmDetector:
     """Load the release in ``model_dir``, verify the files the backend runs, and build the backend.
 
@@ -78,7 +79,9 @@ def load_detector(
     throughput mode, for replays and evaluations (``detect_many`` on ``plan().throughput_threads`` threads
     and ``plan().throughput_streams`` streams). ``cache_dir`` (the station's state dir ``cache/``): auto's
     choice is remembered there for the next start (``precision_memo``) and OpenVINO keeps its compiled
-    models there (its own cache, keyed by the model and the compile settings).
+    models there (its own cache, keyed by the model and the compile settings). ``under_load``: a running
+    line's inferences share the CPU with auto's timing (a model switch), so a choice timed now is used but
+    not remembered; a remembered one is still used.
 
     Raises ModelError for anything wrong with the release or the model file (missing, tampered, not a
     model, wrong shape); the message is meant for the operator. Call ``warmup()`` before the first part.
@@ -96,7 +99,7 @@ def load_detector(
     if precision == "int8" and file is not None:
         raise ModelError("precision int8 runs the release's int8 model; do not name a file")
     if precision == "auto":
-        return _auto(model_dir, backend, threads, file, allow_bf16, streams, cache_dir)
+        return _auto(model_dir, backend, threads, file, allow_bf16, streams, cache_dir, under_load)
     if file is None and backend != "ultralytics":
         file = load_release(model_dir, verify=[]).precision("int8" if precision == "int8" else "f32").file
     file = file or DEFAULT_FILE[backend]
@@ -122,7 +125,7 @@ def load_detector(
 
 def _auto(
     model_dir: str | Path, backend: str, threads: int, file: str | None, allow_bf16: bool, streams: int,
-    cache_dir: Path | None,
+    cache_dir: Path | None, under_load: bool = False,
 ) -> WarmDetector:  # fmt: skip
     release = load_release(model_dir, verify=[])
     names, skipped = candidates(release, backend, allow_bf16)
@@ -163,10 +166,10 @@ def _auto(
         if p != chosen:
             det.close()
     result = loaded[chosen]
-    choice = PrecisionChoice(chosen, medians, rounds, tuple(skipped))
+    choice = PrecisionChoice(chosen, medians, rounds, tuple(skipped), under_load=under_load)
     result.precision_choice = choice  # type: ignore[attr-defined]
     log.info("%s: %s", release.model_id, choice.line())
-    if key is not None and cache_dir is not None:
+    if key is not None and cache_dir is not None and not under_load:
         from inspect_app.detector import precision_memo
 
         precision_memo.remember(cache_dir, key, choice)

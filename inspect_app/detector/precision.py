@@ -40,6 +40,7 @@ class PrecisionChoice:
     rounds: int
     skipped: tuple[tuple[str, str], ...] = ()  # (precision, why it was not a candidate)
     measured_at: str | None = None  # set when the choice was remembered from an earlier start (UTC)
+    under_load: bool = False  # timed beside a running line's own inferences: used now, not remembered
 
     def line(self) -> str:
         timed = ", ".join(f"{p} {ms:.2f} ms" for p, ms in self.median_ms)
@@ -50,6 +51,8 @@ class PrecisionChoice:
         text = f"precision auto: {self.chosen}" + (f" ({timed})" if timed else "")
         if self.skipped:
             text += "; not tried: " + ", ".join(f"{p} ({why})" for p, why in self.skipped)
+        if self.under_load:
+            text += "; timed while the line ran, so not remembered: the next start times it again"
         return text
 
 

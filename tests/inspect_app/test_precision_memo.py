@@ -112,3 +112,40 @@ def test_a_damaged_compiled_model_in_the_cache_is_not_run(
     assert det.get_property("LOADED_FROM_CACHE") is False  # type: ignore[attr-defined]
     det.close()
     assert detections(cache) == reference
+
+
+def test_a_model_switch_on_a_running_line_does_not_remember_its_timing(
+    tiny_int8_release: Path, tmp_path: Path
+) -> None:
+    """A switch times auto's candidates beside the line's own inferences: the choice is used, not kept for
+    the next start (which times it on a quiet CPU); a choice remembered earlier is still used."""
+    from inspect_app.config import parse_config
+    from inspect_app.station import Station
+    from inspect_app.testing.fakes import ScriptedDetector, ScriptedSource, part_image
+
+    cfg = parse_config({
+        "state_dir": str(tmp_path / "state"),
+        "trigger": {"mode": "free_run", "rate_hz": 50},
+        "recipes": {"r": {"model": "fake"}},
+        "active_recipe": "r",
+    })  # fmt: skip
+    st = Station(
+        cfg, source=ScriptedSource([part_image(False)], loop=True), detectors={"fake": ScriptedDetector()}
+    )
+    st.start()
+    try:
+        assert st.wait_for_results(3, 30)
+        st.switch_model("r", tiny_int8_release, "eve").result(timeout=30)
+        det = st.models()[str(tiny_int8_release.resolve())]
+        choice = det.precision_choice  # type: ignore[attr-defined]
+        assert choice.under_load and choice.measured_at is None and "not remembered" in choice.line()
+        assert not (tmp_path / "state" / "cache" / precision_memo.FILE).exists()
+    finally:
+        st.stop()
+
+    # remembered on a quiet start, then a switch uses what was remembered
+    cache = tmp_path / "state" / "cache"
+    load_detector(tiny_int8_release, "openvino", None, precision="auto", cache_dir=cache).close()
+    remembered = load_detector(tiny_int8_release, "openvino", None, precision="auto", cache_dir=cache,
+                               under_load=True).precision_choice  # type: ignore[attr-defined]  # fmt: skip
+    assert remembered.measured_at is not None and not remembered.under_load
