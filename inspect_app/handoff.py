@@ -2,12 +2,12 @@
 
 ``queue.Queue`` waits in a Python ``Condition`` (a lock allocated per wait, the mutex taken again after the
 wake-up). After 20 ms idle, as the station's threads meet each part, every Python step runs several times
-slower than warm, and handing an item to a thread asleep on a ``queue.Queue`` took 68-82 us on the 2-core
-Zen 4 host against 40-41 us here (``bench/bench_handoff.py``); a triggered part crosses two hand-offs before
-its verdict. Even a ``threading.Semaphore`` or a lock around the put brought back 20-40 us, so the bound is
-a second ``SimpleQueue`` holding one token per free place: a put takes a token (or waits for one, or raises
-``queue.Full``), a get gives one back. Same interface as the station used of ``queue.Queue`` and the same
-exceptions.
+slower than warm: handing an item to a thread asleep on a ``queue.Queue`` took 84 us on the 2-core Zen 4
+host, against 43 us here and 37 us for a bare ``SimpleQueue`` (``bench/bench_handoff.py``,
+``bench/results/handoff.json``); a triggered part crosses two hand-offs before its verdict. With a
+``threading.Semaphore`` as the bound it took 68 us, so the bound is a second ``SimpleQueue`` holding one
+token per free place: a put takes a token (or waits for one, or raises ``queue.Full``), a get gives one
+back. Same interface as the station used of ``queue.Queue`` and the same exceptions.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import queue
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+NOWAIT_GRACE_S = 0.001
 
 
 class Handoff(Generic[T]):
@@ -31,7 +32,9 @@ class Handoff(Generic[T]):
     def put(self, item: T, block: bool = True, timeout: float | None = None) -> None:
         if self._places is not None:
             try:
-                self._places.get(block, timeout)
+                # a reader takes its item, then gives its place back: a non-blocking put that meets it in
+                # between waits that moment (1 ms at most) rather than call a queue with room full
+                self._places.get(True, timeout if block else NOWAIT_GRACE_S)
             except queue.Empty:
                 raise queue.Full from None
         self._items.put(item)

@@ -63,7 +63,8 @@ def _nms_small(ranked: np.ndarray, order: np.ndarray, iou_thres: float, limit: i
     w = np.maximum(zero, np.minimum(x2[:, None], x2) - np.maximum(x1[:, None], x1))
     h = np.maximum(zero, np.minimum(y2[:, None], y2) - np.maximum(y1[:, None], y1))
     inter = w * h
-    suppresses = (inter / (areas[:, None] + areas - inter) > iou_thres).tolist()
+    with np.errstate(invalid="ignore"):  # a zero-area box against itself: 0/0, NaN, which keeps it
+        suppresses = (inter / (areas[:, None] + areas - inter) > iou_thres).tolist()
     gone = [False] * len(suppresses)
     keep: list[int] = []
     for a, row in enumerate(suppresses):
