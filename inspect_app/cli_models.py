@@ -48,7 +48,8 @@ def add_models_arguments(sub: argparse._SubParsersAction) -> argparse._SubParser
         p.add_argument("--who", default=os.environ.get("USER", "cli"), help="recorded in the audit")
         p.add_argument(
             "--config", type=Path, default=None,
-            help="the station's config: recipes, detector, [promotion] thresholds (default: the demo's)",
+            help="the station's config: recipes, detector, [promotion] thresholds (default: the config of "
+            "the station running on --state-dir, else the demo's)",
         )  # fmt: skip
     for p in (ls, show, promote, rollback):
         p.add_argument("--root", type=Path, default=None,
@@ -115,10 +116,12 @@ def _station_config(config: Path | None, state_dir: Path | None) -> tuple[Statio
         cfg = load_config(config)
         return cfg, Path(state_dir or cfg.state_dir)
     state_dir = Path(state_dir or "var")
-    return _running_or_demo_config(state_dir), state_dir
+    return running_or_demo_config(state_dir), state_dir
 
 
-def _running_or_demo_config(state_dir: Path) -> StationConfig:
+def running_or_demo_config(state_dir: Path) -> StationConfig:
+    """The config file of the station running on ``state_dir`` (asked through its control socket), else the
+    demo's on that state dir."""
     from inspect_app.config import load_config
     from inspect_app.control import SOCKET_NAME, send
     from inspect_app.demo import demo_config
@@ -166,17 +169,22 @@ def promote(
     from inspect_app.replay import ReplayError
     from inspect_app.rules import RecipeError
 
+    db = state_dir / cfg.store.db
     try:
-        result = gate_release(cfg, reg, ref, db_path=state_dir / cfg.store.db)
+        result = gate_release(cfg, reg, ref, db_path=db)
     except (ReplayError, RecipeError, ModelError) as exc:  # e.g. a recipe names a class the candidate lacks
         raise UserError(f"the gate cannot judge {ref} on this station: {exc}") from None
+    history = db.is_file()
     if as_json:
-        print(json.dumps(result.as_dict(), indent=2))
+        print(json.dumps({**result.as_dict(), "results_db": str(db), "history": history}, indent=2))
     else:
         print("\n".join(result.lines()))
+        # said either way: a gate run on the wrong state dir passes for want of reviewed defects to check
+        print(f"judged on the history in {db}" if history else
+              f"NO HISTORY: no results database at {db}; no reviewed part or recent verdict of a line was "
+              "judged, only the test metrics (another --state-dir or --config?)")  # fmt: skip
     if dry_run:
         return 0 if result.passed else REFUSED
-    db = state_dir / cfg.store.db
     if not result.passed and not force:
         audit_promotion(db, who, "model.promote.refused", reg.default_ref(), ref, result, reason)
         print(f"{ref} NOT promoted: the gate refused it (override: --force --reason TEXT)", file=sys.stderr)

@@ -146,7 +146,8 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     rel.add_argument(
         "--config", type=Path, default=None,
-        help="with --promote: the station's config the gate judges by (default: the demo's)",
+        help="with --promote: the station's config the gate judges by (default: the config of the station "
+        "running on --state-dir, else the demo's)",
     )  # fmt: skip
     rel.add_argument("--threads", type=int, default=None)
     rel.add_argument(
@@ -379,11 +380,12 @@ def promote_through_gate(
     root: Path, model_id: str, state_dir: Path | None, config: Path | None = None, who: str | None = None
 ) -> int:
     """``--promote`` of a release just written: the station's gate and audit, as ``inspect-app models
-    promote`` runs them (``config``, by default the demo station's, and ``state_dir``'s results.db: test
+    promote`` runs them (``config``, by default the running station's or the demo's, and its results.db: test
     metrics against the live model's, and whatever the station's history can judge). Refused, the release
     stays written, the default stays as it was, and the exit status is 1; ``models promote --force
     --reason`` overrides."""
     from inspect_app.cli_models import promote
+    from inspect_app.config import ConfigError
     from inspect_app.releases import ReleaseRegistry
 
     try:
@@ -391,7 +393,7 @@ def promote_through_gate(
             ReleaseRegistry(root), model_id, state_dir=state_dir, config=config,
             who=who or os.environ.get("USER", "training"), reason="released with --promote",
         )  # fmt: skip
-    except UserError as exc:  # e.g. the station's recipes name a class the release lacks
+    except (UserError, ConfigError) as exc:  # e.g. the station's recipes name a class the release lacks
         print(f"{model_id} written, NOT promoted: {exc}", file=sys.stderr)
         return 2
 
@@ -405,10 +407,16 @@ def _config_state_dir(config: Path) -> Path:
         raise UserError(str(exc)) from None
 
 
+def release_state_dirs(args: argparse.Namespace) -> tuple[Path, Path | None]:
+    """``models release``: (where its caches and evaluations go, the state dir ``--promote``'s gate reads:
+    None for the config's, else var/). A ``--config`` that ``--promote`` will judge by is read now, so a
+    bad one stops the command before the release is built, not after."""
+    config_state = _config_state_dir(args.config) if args.promote and args.config else None
+    return args.state_dir or config_state or Path("var"), args.state_dir
+
+
 def cmd_models_release(args: argparse.Namespace) -> int:
-    station_state_dir = args.state_dir  # None: --promote's gate reads --config's state dir
-    if args.state_dir is None:
-        args.state_dir = _config_state_dir(args.config) if args.promote and args.config else Path("var")
+    args.state_dir, station_state_dir = release_state_dirs(args)
     _prepare(args.state_dir)
     from inspect_app.model_release import ModelError
     from training.data_yaml import DataError

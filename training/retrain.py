@@ -69,7 +69,9 @@ def add_retrain_arguments(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--state-dir", type=Path, default=None,
                    help="the station's state dir: its results and images (default: the config's; var/ for "
                    "the demo)")  # fmt: skip
-    p.add_argument("--config", type=Path, default=None, help="the station's config (default: the demo's)")
+    p.add_argument("--config", type=Path, default=None,
+                   help="the station's config (default: the config of the station running on --state-dir, "
+                   "else the demo's)")  # fmt: skip
     p.add_argument("--root", type=Path, default=None, help="models folder (default: $INSPECT_APP_MODELS)")
     p.add_argument("--live", default=None, help="NAME/VERSION to start from (default: the default release)")
     p.add_argument("--version", default=None, help="the candidate's version (default: <live>-rtN)")
@@ -105,11 +107,11 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
 
 def _station_config(args: argparse.Namespace) -> StationConfig:
+    from inspect_app.cli_models import running_or_demo_config
     from inspect_app.config import ConfigError, load_config
-    from inspect_app.demo import demo_config
 
-    if args.config is None:
-        return demo_config(state_dir=args.state_dir or Path("var"))
+    if args.config is None:  # as `models promote`: the gate in dry run must judge as the promotion will
+        return running_or_demo_config(args.state_dir or Path("var"))
     try:
         return load_config(args.config)
     except ConfigError as exc:

@@ -318,3 +318,19 @@ def test_promote_with_a_config_and_no_state_dir_judges_that_stations_history(
     assert main(args) == 1
     assert "2 of 2 reviewed defects would PASS" in capsys.readouterr().out
     assert not (tmp_path / "var").exists()
+
+
+def test_promote_says_which_history_it_judged_and_when_there_is_none(
+    line: tuple[Path, StationConfig, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    toml, cfg, models = line
+    base = ["models", "promote", "line/1.1.0", "--root", str(models), "--config", str(toml), "--dry-run"]
+    main(base)
+    assert f"judged on the history in {Path(cfg.state_dir) / 'results.db'}" in capsys.readouterr().out
+    main([*base, "--state-dir", str(tmp_path / "empty")])
+    assert (
+        f"NO HISTORY: no results database at {tmp_path / 'empty' / 'results.db'}" in capsys.readouterr().out
+    )
+    main([*base, "--json"])
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["history"] is True and shown["results_db"] == str(Path(cfg.state_dir) / "results.db")

@@ -83,3 +83,36 @@ def test_with_a_config_and_no_state_dir_the_audit_goes_to_that_station(
     assert promote_through_gate(models, "line/1.1.0", None, config=toml, who="tara") == 1
     assert _audit(state / "results.db")[-1] == ("tara", "model.promote.refused")
     assert not (elsewhere / "var").exists()
+
+
+def test_models_release_takes_its_state_dirs_from_the_config_it_promotes_by(
+    line: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    """(where the release's caches and evaluations go, the state dir the gate reads: None = the config's)."""
+    import argparse
+
+    from inspect_app.cli_parser import UserError
+    from training.cli import release_state_dirs
+
+    _, toml, state = line
+    ns = argparse.Namespace
+    assert release_state_dirs(ns(state_dir=None, promote=True, config=toml)) == (state.resolve(), None)
+    other = tmp_path / "other"
+    assert release_state_dirs(ns(state_dir=other, promote=True, config=toml)) == (other, other)
+    assert release_state_dirs(ns(state_dir=None, promote=False, config=toml)) == (Path("var"), None)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[store]\nno_such_key = 1\n")
+    with pytest.raises(UserError, match=r"store\.no_such_key"):  # before the release is built
+        release_state_dirs(ns(state_dir=other, promote=True, config=bad))
+
+
+def test_a_config_the_gate_cannot_read_leaves_the_release_written_not_promoted(
+    line: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    models, _, state = line
+    write_brightness_release(models, "line", "1.2.0", 0.6, metrics=GOOD)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[store]\nno_such_key = 1\n")
+    assert promote_through_gate(models, "line/1.2.0", state, config=bad) == 2
+    assert "line/1.2.0 written, NOT promoted" in capsys.readouterr().err
+    assert ReleaseRegistry(models).default_ref() == "line/1.0.0"

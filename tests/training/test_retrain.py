@@ -133,3 +133,28 @@ def test_a_config_the_retrain_cannot_read_stops_it_before_any_work(
     err = capsys.readouterr().err
     assert "store.no_such_key" in err and str(toml) in err
     assert not (state / "retrain").exists()  # nothing trained, nothing to resume
+
+
+def test_retrain_without_config_takes_the_running_stations(
+    tmp_path: Path, tiny_release: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No --config, a station running on --state-dir: its config (here its [store] db), as `models promote`
+    takes it, so that the retrain's dry-run gate judges as the promotion will."""
+    from inspect_app.control import SOCKET_NAME, ControlServer
+
+    models, toml = _station_with_models(
+        tmp_path, tiny_release, '[store]\ndb = "line.db"\n[detector]\nbackend = "onnxruntime"\n'
+    )
+    cfg = load_config(toml)
+    st = Station(cfg, source=ScriptedSource([np.full((64, 64, 3), 90, np.uint8)], loop=True))
+    st.start()
+    control = ControlServer(st, cfg.state_dir / SOCKET_NAME)
+    control.start()
+    try:
+        args = ["retrain", "--root", str(models), "--state-dir", str(cfg.state_dir), "--budget", "1m"]
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert "no reviewed part" in err  # line.db was read; the demo's config would look for results.db
+    finally:
+        control.stop()
+        st.stop()
