@@ -36,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         (group or parser).print_help(sys.stderr)
         return USER_ERROR
     try:
+        if getattr(args, "db", None) is not None and not getattr(args, "_cli_db_given", False):
+            from inspect_app.cli_models import station_db
+
+            args.db = station_db(args.state_dir)  # --state-dir: the running station's [store] db
         return int(args.func(args) or 0)
     except UserError as exc:
         print(f"{command_name(args)}: {exc}", file=sys.stderr)

@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from inspect_app.cli_parser import ENVIRONMENT, UserError
+from inspect_app.cli_parser import DB_FILE, ENVIRONMENT, UserError
 from inspect_app.config import StationConfig
 from inspect_app.model_release import MANIFEST, ModelError, verify_onnx_shape
 from inspect_app.releases import POINTER, ReleaseRegistry
@@ -117,6 +117,21 @@ def _station_config(config: Path | None, state_dir: Path | None) -> tuple[Statio
         return cfg, Path(state_dir or cfg.state_dir)
     state_dir = Path(state_dir or "var")
     return running_or_demo_config(state_dir), state_dir
+
+
+def station_db(state_dir: Path) -> Path:
+    """``state_dir``'s results DB for the commands that name only a state dir: the ``[store] db`` of the
+    station running there, else results.db (no station, or one that does not answer: a crashed station's
+    socket file must not stop a read of its results)."""
+    from inspect_app.config import ConfigError
+    from inspect_app.control import SOCKET_NAME
+
+    if not (state_dir / SOCKET_NAME).exists():
+        return state_dir / DB_FILE
+    try:
+        return state_dir / running_or_demo_config(state_dir).store.db
+    except (UserError, ConfigError, OSError):
+        return state_dir / DB_FILE
 
 
 def running_or_demo_config(state_dir: Path) -> StationConfig:

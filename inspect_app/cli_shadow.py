@@ -11,7 +11,8 @@ import argparse
 import json
 from pathlib import Path
 
-from inspect_app.cli_parser import DB_FILE, UserError, add_state_dir
+from inspect_app.cli_models import station_db
+from inspect_app.cli_parser import UserError, add_state_dir
 
 
 def add_shadow_arguments(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +38,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             since = parse_when(args.since).timestamp()
         except ValueError as exc:
             raise UserError(f"--since: {exc}") from None
-    db = args.state_dir / DB_FILE
+    db = station_db(args.state_dir)
     try:
         with ResultsReader(db) as reader:
             models = [args.model] if args.model else [m for m, _ in shadow_models(reader)]
