@@ -105,7 +105,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _station_config(config: Path | None, state_dir: Path | None) -> tuple[StationConfig, Path]:
+def station_config(config: Path | None, state_dir: Path | None) -> tuple[StationConfig, Path]:
     """The station's config and state dir. ``--config``, on its own state dir unless ``--state-dir`` names
     another (the gate must read that station's history, the audit go into it, the switch reach it); else the
     config file of the station running on ``--state-dir`` (default var/: the gate judges by its recipes and
@@ -180,7 +180,7 @@ def promote(
             raise ModelError(f"{d} is not a release under {reg.root} (models/<name>/<version>)")
     except ModelError as exc:
         raise UserError(str(exc)) from None
-    cfg, state_dir = _station_config(config, state_dir)
+    cfg, state_dir = station_config(config, state_dir)
     from inspect_app.replay import ReplayError
     from inspect_app.rules import RecipeError
 
@@ -225,7 +225,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         reg.load(previous)
     except ModelError as exc:
         raise UserError(f"cannot roll back to {previous}: {exc}") from None
-    cfg, state_dir = _station_config(args.config, args.state_dir)
+    cfg, state_dir = station_config(args.config, args.state_dir)
     reg.set_default(previous, who=args.who, action="rollback", reason=args.reason)
     audit_promotion(state_dir / cfg.store.db, args.who, "model.rollback", current, previous, None,
                     args.reason)  # fmt: skip

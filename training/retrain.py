@@ -86,6 +86,7 @@ def add_retrain_arguments(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:
+    from inspect_app.cli_models import station_config
     from inspect_app.cli_parser import UserError
     from training.cli import _parse_hyp, _prepare
 
@@ -95,27 +96,15 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UserError(str(exc)) from None
     try:
-        # the station's config before anything else: its state dir and results DB name where the reviews
-        # are, and a bad config found now rather than after the training it would have followed
-        cfg = _station_config(args)
-        args.state_dir = Path(args.state_dir or cfg.state_dir)
+        # the station's config before anything else, as `models promote` finds it (so the dry-run gate
+        # judges as the promotion will): its state dir and results DB name where the reviews are, and a
+        # bad config found now rather than after the training it would have followed
+        cfg, args.state_dir = station_config(args.config, args.state_dir)
         _prepare(args.state_dir)
         plan = _plan(args)
         return _run(args, plan, budget, t0, _parse_hyp(args.hyp), cfg)
     except RetrainError as exc:
         raise UserError(str(exc)) from None
-
-
-def _station_config(args: argparse.Namespace) -> StationConfig:
-    from inspect_app.cli_models import running_or_demo_config
-    from inspect_app.config import ConfigError, load_config
-
-    if args.config is None:  # as `models promote`: the gate in dry run must judge as the promotion will
-        return running_or_demo_config(args.state_dir or Path("var"))
-    try:
-        return load_config(args.config)
-    except ConfigError as exc:
-        raise RetrainError(str(exc)) from None
 
 
 def _plan(args: argparse.Namespace) -> Plan:
