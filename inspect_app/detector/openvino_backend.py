@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from inspect_app.detector import blob_ledger
 from inspect_app.detector.postprocess import ArrayDetector, Pending, check_thresholds
 from inspect_app.detector.preprocess import Letterbox, as_bgr, letterbox, letterbox_into
 from inspect_app.model_release import ModelError, Release
+from inspect_app.types import Detection
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,15 @@ class OpenVinoDetector(ArrayDetector):
             request.wait()
             # copy: the output tensor is reused by the request's next inference
             return np.array(request.get_output_tensor(0).data, copy=True)
+        finally:
+            self._free.append(request)
+
+    def _collect(self, request, finish: Callable[[np.ndarray], list[Detection]]) -> list[Detection]:
+        # decoded straight from the request's output tensor: the copy ``_wait`` makes of it (67 KB at 320)
+        # cost 0.08 ms of a decision after the idle between parts
+        try:
+            request.wait()
+            return finish(request.get_output_tensor(0).data)
         finally:
             self._free.append(request)
 

@@ -12,7 +12,8 @@ while the caller prepares the next part or finishes the previous one (``begin`` 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -90,40 +91,58 @@ def decode(
     """[1, 4+nc, N] (cx, cy, w, h, class scores) -> xyxy boxes, scores, class ids in network-input pixels."""
     if pred.ndim != 3 or pred.shape[0] != 1 or pred.shape[1] != 4 + nc:
         raise ModelError(f"model output has shape {list(pred.shape)}, expected [1, {4 + nc}, N]")
-    p = pred[0].astype(np.float32, copy=False)  # (4+nc, N): the threshold runs along contiguous rows ...
-    best = p[4:].max(axis=0)
-    cand = np.flatnonzero(best > conf)
+    # After the idle between parts every numpy call costs 20-60 us instead of 1-2 (docs/performance.md), so
+    # this path makes as few calls as it can: no copy or transpose of the whole output, no NMS for one box.
+    p = pred[0] if pred.dtype == np.float32 else pred[0].astype(np.float32)  # (4+nc, N)
+    best = p[4:].max(axis=0)  # the threshold runs along contiguous rows ...
+    cand = (best > conf).nonzero()[0]
     if not cand.size:
         empty = np.zeros((0,), np.float32)
         return np.zeros((0, 4), np.float32), empty, np.zeros((0,), np.int64)
-    x = p[:, cand].T  # ... and only the candidates are turned into rows (N, 4+nc): 2-3x less per part
-    cls = x[:, 4:]
-    xy, wh = x[:, :2], x[:, 2:4] / np.float32(2.0)
-    boxes = np.concatenate((xy - wh, xy + wh), axis=1)
+    x = p[:, cand]  # ... and only the candidates are gathered (a copy: ``pred`` may be the runtime's buffer)
+    half = x[2:4] / np.float32(2.0)
+    boxes = np.concatenate((x[:2] - half, x[:2] + half)).T  # (n, 4) xyxy
     if multi_label and nc > 1:
+        cls = x[4:].T
         rows, classes = np.nonzero(cls > conf)  # row-major, as torch.where in ultralytics' NMS
         boxes, scores = boxes[rows], cls[rows, classes]
     else:
         scores = best[cand]
-        classes = cls.argmax(axis=1)
+        classes = x[4:].argmax(axis=0)
     if scores.shape[0] > max_nms:
         top = np.argsort(-scores, kind="stable")[:max_nms]
         boxes, scores, classes = boxes[top], scores[top], classes[top]
+    if scores.shape[0] == 1 and max_det >= 1:
+        return boxes, scores, classes  # one box: NMS keeps it
     offset = classes.astype(np.float32)[:, None] * np.float32(MAX_WH)
     keep = nms(boxes + offset, scores, iou, limit=max_det)
     return boxes[keep], scores[keep], classes[keep]
 
 
 def scale_boxes(boxes: np.ndarray, lb: Letterbox) -> np.ndarray:
-    """Network-input xyxy -> original-image xyxy, clipped to the image (in place, float32)."""
+    """Network-input xyxy -> original-image xyxy, clipped to the image (float32; ``boxes`` is changed)."""
+    pad, gain, size = _scale_constants(lb)
+    # per column, the same float32 steps as ultralytics' scale_boxes and clip_boxes (clip = max, then min)
+    boxes -= pad
+    boxes /= gain
+    np.maximum(boxes, np.float32(0), out=boxes)
+    np.minimum(boxes, size, out=boxes)
+    return boxes
+
+
+@lru_cache(maxsize=64)  # one Letterbox per frame size: the arrays are made once, not per part
+def _scale_constants(lb: Letterbox) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     gain_y, gain_x = lb.gain
     pad_x, pad_y = lb.pad
     h, w = lb.orig_shape
-    # per column, the same float32 steps as ultralytics' scale_boxes and clip_boxes, in three calls
-    boxes -= np.array((pad_x, pad_y, pad_x, pad_y), np.float32)
-    boxes /= np.array((gain_x, gain_y, gain_x, gain_y), np.float32)
-    np.clip(boxes, np.float32(0), np.array((w, h, w, h), np.float32), out=boxes)
-    return boxes
+    arrays = (
+        np.array((pad_x, pad_y, pad_x, pad_y), np.float32),
+        np.array((gain_x, gain_y, gain_x, gain_y), np.float32),
+        np.array((w, h, w, h), np.float32),
+    )
+    for a in arrays:
+        a.flags.writeable = False  # shared by every part of that frame size
+    return arrays
 
 
 def postprocess(
@@ -135,10 +154,13 @@ def postprocess(
     multi_label: bool = False,
 ) -> list[Detection]:
     boxes, scores, classes = decode(pred, conf, iou, len(names), multi_label=multi_label)
+    if not scores.shape[0]:
+        return []
     boxes = scale_boxes(boxes, lb)
+    # three conversions to Python numbers, not four per box (float32 -> float is exact either way)
     return [
-        Detection(int(c), names[int(c)], float(s), (float(b[0]), float(b[1]), float(b[2]), float(b[3])))
-        for b, s, c in zip(boxes, scores, classes, strict=True)
+        Detection(c, names[c], s, tuple(b))
+        for b, s, c in zip(boxes.tolist(), scores.tolist(), classes.tolist(), strict=True)
     ]
 
 
@@ -162,9 +184,11 @@ class Pending:
         self._conf, self._iou, self._multi_label = conf, iou, multi_label
 
     def result(self) -> list[Detection]:
-        pred = self._detector._wait(self._token)
-        info = self._detector.info
-        return postprocess(pred, self._lb, self._conf, self._iou, info.names, self._multi_label)
+        return self._detector._collect(self._token, self._decode)
+
+    def _decode(self, pred: np.ndarray) -> list[Detection]:
+        names = self._detector.info.names
+        return postprocess(pred, self._lb, self._conf, self._iou, names, self._multi_label)
 
 
 class ArrayDetector:
@@ -190,6 +214,12 @@ class ArrayDetector:
 
     def _wait(self, token: Any) -> np.ndarray:
         return token
+
+    def _collect(self, token: Any, finish: Callable[[np.ndarray], list[Detection]]) -> list[Detection]:
+        """``finish`` applied to ``token``'s prediction. A runtime that reuses its output buffer (OpenVINO)
+        passes the buffer itself and reuses it only after ``finish``, which keeps nothing that points into it
+        (``postprocess`` gathers the candidates into arrays of its own)."""
+        return finish(self._wait(token))
 
     def begin(self, image: np.ndarray, conf: float, iou: float, multi_label: bool = False) -> Pending:
         """Pre-process ``image`` and start its inference; at most ``slots`` parts may be begun and not yet

@@ -205,3 +205,21 @@ def test_a_refused_frame_gives_its_request_back(tiny_release: Path) -> None:
     pending = [det.begin(good, 0.25, 0.7) for _ in range(det.slots)]  # type: ignore[attr-defined]
     assert [p.result() for p in pending] == [det.detect(good, 0.25, 0.7)] * len(pending)
     det.close()
+
+
+def test_a_decode_that_fails_gives_its_request_back(tiny_release: Path) -> None:
+    """OpenVINO decodes straight from the request's output tensor: the request is reused only after the
+    decode, and a decode that raises must not keep it."""
+    det = load_detector(tiny_release, "openvino", 1, precision="f32")
+    good = np.random.default_rng(6).integers(0, 256, (80, 60, 3), dtype=np.uint8)
+    want = det.detect(good, 0.05, 0.7)
+
+    def broken(pred: np.ndarray) -> list[Detection]:
+        raise RuntimeError("decode failed")
+
+    for _ in range(3 * det.slots):  # type: ignore[attr-defined]
+        with pytest.raises(RuntimeError, match="decode failed"):
+            det._collect(det.begin(good, 0.05, 0.7)._token, broken)  # type: ignore[attr-defined]
+    pending = [det.begin(good, 0.05, 0.7) for _ in range(det.slots)]  # type: ignore[attr-defined]
+    assert [p.result() for p in pending] == [want] * len(pending)
+    det.close()

@@ -68,3 +68,31 @@ def test_scale_boxes_is_ultralytics_to_the_bit(h: int, w: int, size: tuple[int, 
     lb = letterbox_params((h, w), size)
     want = ops.scale_boxes(size, torch.from_numpy(boxes.copy()), (h, w)).numpy()
     np.testing.assert_array_equal(scale_boxes(boxes.copy(), lb), want)
+
+
+@pytest.mark.parametrize("multi_label", [False, True])
+@pytest.mark.parametrize("k", [0, 1, 2, 5, 40, 200])
+def test_decode_is_ultralytics_non_max_suppression_to_the_bit(k: int, multi_label: bool) -> None:
+    """Every path of ``decode`` (no candidate, one, which skips NMS, few, many), on the raw output as
+    ultralytics' NMS takes it: the same boxes, scores and classes in the same order."""
+    from ultralytics.utils.nms import non_max_suppression
+
+    nc, n, conf, iou = 3, 300, 0.25, 0.6
+    rng = np.random.default_rng(k)
+    for trial in range(10):
+        pred = np.empty((1, 4 + nc, n), np.float32)
+        centres = rng.uniform(20, 300, (8, 2))[rng.integers(0, 8, n)]  # clustered: NMS has work to do
+        pred[0, :2] = (centres + rng.normal(0, 4, (n, 2))).T
+        pred[0, 2:4] = rng.uniform(4, 60, (2, n))
+        pred[0, 4:] = rng.uniform(0, 0.2, (nc, n))
+        hot = rng.choice(n, k, replace=False)
+        pred[0, 4 + rng.integers(0, nc, k), hot] = rng.uniform(0.3, 1.0, k)
+        if multi_label and k:
+            pred[0, 4:, hot[: k // 2 + 1]] = rng.uniform(0.26, 1.0, (k // 2 + 1, nc))  # above conf in several
+        boxes, scores, classes = postprocess.decode(pred, conf, iou, nc, multi_label=multi_label)
+        want = non_max_suppression(torch.from_numpy(pred.copy()), conf, iou, multi_label=multi_label, nc=nc)
+        want = want[0].numpy()
+        assert len(scores) == len(want) and (k == 0 or len(want) > 0), f"trial {trial}"
+        np.testing.assert_array_equal(boxes, want[:, :4], err_msg=f"trial {trial}")
+        np.testing.assert_array_equal(scores, want[:, 4], err_msg=f"trial {trial}")
+        np.testing.assert_array_equal(classes, want[:, 5].astype(np.int64), err_msg=f"trial {trial}")
