@@ -223,3 +223,17 @@ def test_a_decode_that_fails_gives_its_request_back(tiny_release: Path) -> None:
     pending = [det.begin(good, 0.05, 0.7) for _ in range(det.slots)]  # type: ignore[attr-defined]
     assert [p.result() for p in pending] == [want] * len(pending)
     det.close()
+
+
+def test_openvino_requests_keep_the_tensors_their_views_were_made_of(tiny_release: Path) -> None:
+    """The backend letterboxes into, and decodes from, numpy views made once per request: OpenVINO must not
+    give a request new tensors, whichever way it was run."""
+    det = load_detector(tiny_release, "openvino", 1, precision="f32")
+    img = np.random.default_rng(7).integers(0, 256, (80, 60, 3), dtype=np.uint8)
+    det.detect(img, 0.05, 0.7)
+    det._infer(det._prepare(img)[0])  # type: ignore[attr-defined]
+    list(det.detect_many([img] * 3, 0.05, 0.7))
+    for slot in det._free:  # type: ignore[attr-defined]
+        assert np.shares_memory(slot.input, slot.request.get_input_tensor(0).data)
+        assert np.shares_memory(slot.output, slot.request.get_output_tensor(0).data)
+    det.close()
