@@ -17,14 +17,17 @@ cached under var/bench/releases/):
   the last part's image write and commit share the CPU with this part's inference).
 
 Variants run in turns (round-robin over ``--rounds``, the first one rotating), so a noisy neighbour slows
-them alike; ultralytics runs half before and half after. Then at 320, pipelined throughput (free-run as
-fast as it goes, results in SQLite with FAIL images and 1 in 20 PASS images saved, the OPC UA server on) for
-f32, bf16 and int8: 1 part in flight, the thread plan's in-flight on one stream (2 requests), the station's
-default for a free-run line (``[detector] streams`` unset: the plan's throughput streams, 2 of one thread
-each on 2 cores, 4 requests), and one stream with the null store; each variant ``--runs``
-times, in ABBA order. Then the demo's start (precision auto): process start to first verdict, the auto
-choice, peak RSS. Ratios are within this run; JSON in bench/results/station.json. ``--threads`` defaults
-to the thread plan's (``inspect_app.detector.threads``).
+them alike; ultralytics runs half before and half after. Each spaced part is paired with a model-only call
+made ``--gap-ms`` before a lead-in part (the part measured comes ``--gap-ms`` after the lead-in's commit),
+and the report gives station / model-only spaced per pair set with a 90 % bootstrap interval: separate
+blocks of a few seconds each moved by up to 1.3x on the shared machine, pairs 0.05 s apart much less.
+Then at 320, pipelined throughput (free-run as fast as it goes, results in SQLite with FAIL images and 1 in
+20 PASS images saved, the OPC UA server on) for f32, bf16 and int8: 1 part in flight, the thread plan's
+in-flight on one stream (2 requests), the station's default for a free-run line (``[detector] streams``
+unset: the plan's throughput streams, 2 of one thread each on 2 cores, 4 requests), and one stream with the
+null store; each variant ``--runs`` times, in ABBA order. Then the demo's start (precision auto): process
+start to first verdict, the auto choice, peak RSS. Ratios are within this run; JSON in
+bench/results/station.json. ``--threads`` defaults to the thread plan's (``inspect_app.detector.threads``).
 """
 
 from __future__ import annotations
@@ -171,7 +174,7 @@ def bench_latency(
     stations: dict[str, Station] = {}
     dets: dict[str, Any] = {}
     out: dict[str, list[float]] = {}
-    totals: dict[str, list[float]] = {}
+    totals: dict[str, list[dict[str, float]]] = {}  # each part's stage timings (ms)
     for b, p in vs:
         key = f"{b}_{p}"
         cfg = _config(work / f"lat-{key}-{model_dir.name}", "software", b, threads, p, model_dir)
@@ -179,37 +182,61 @@ def bench_latency(
         det.warmup()
         st = Station(cfg, source=ScriptedSource(imgs, loop=True), detectors={str(model_dir): det})
         totals[key] = []
-        st.add_result_listener(lambda r, k=key: totals[k].append(r.inspection.timings_ms["total"]))
+        st.add_result_listener(lambda r, k=key: totals[k].append(dict(r.inspection.timings_ms)))
         st.start()
         st.trigger()
         st.wait_for_results(1, 30)
         stations[key] = st
-        for tag in ("model_only", "model_only_spaced", "station", "b2b"):
+        for tag in ("model_only", "model_only_spaced", "station", "frame_to_verdict", "b2b"):
             out[f"{tag}_{key}"] = []
     inputs = {k: [d._prepare(img)[0] for img in imgs] for k, d in dets.items()}
     done = dict.fromkeys(stations, 1)
     per = max(1, len(imgs) // rounds)
     for r, order in enumerate(_turns(list(stations), rounds)):
         for k in order:
-            for tag, gap in (("model_only", 0.0), ("model_only_spaced", gap_s)):
-                for x in inputs[k][r * per : (r + 1) * per]:
-                    if gap:
-                        time.sleep(gap)  # the runtime's call at the station's pace: its threads idle before
-                    t = time.perf_counter()
-                    dets[k]._infer(x)
-                    out[f"{tag}_{k}"].append((time.perf_counter() - t) * 1000)
-            for tag, gap in (("station", gap_s), ("b2b", 0.0)):
-                totals[k].clear()
-                for _ in range(per):
+            block = inputs[k][r * per : (r + 1) * per]
+            for x in block:
+                t = time.perf_counter()
+                dets[k]._infer(x)
+                out[f"model_only_{k}"].append((time.perf_counter() - t) * 1000)
+            # pairs: the runtime's call at the station's pace (its threads idle before it), then a lead-in
+            # part, then the part that counts, ``gap_s`` after the lead-in's commit: each spaced part and its
+            # model-only twin, 0.05 s apart, see the same state of a noisy machine
+            for x in block:
+                time.sleep(gap_s)
+                t = time.perf_counter()
+                dets[k]._infer(x)
+                out[f"model_only_spaced_{k}"].append((time.perf_counter() - t) * 1000)
+                for _ in range(2):
+                    time.sleep(gap_s)
+                    totals[k].clear()
                     stations[k].trigger()
                     done[k] += 1
                     stations[k].wait_for_results(done[k], 30)
-                    if gap:
-                        time.sleep(gap)
-                out[f"{tag}_{k}"] += totals[k]
+                part = _listened(totals[k])
+                out[f"station_{k}"].append(part["total"])
+                # the issue's "capture -> verdict": from the frame, without the trigger's hop to the camera
+                out[f"frame_to_verdict_{k}"].append(part["total"] - part["acquire"])
+            totals[k].clear()
+            for _ in range(per):
+                stations[k].trigger()
+                done[k] += 1
+                stations[k].wait_for_results(done[k], 30)
+            out[f"b2b_{k}"] += [t["total"] for t in totals[k]]
     for st in stations.values():
         st.stop()
     return out
+
+
+def _listened(parts: list[dict[str, float]], timeout: float = 5.0) -> dict[str, float]:
+    """The last part's timings: result listeners run on the signal thread just after the commit that
+    ``wait_for_results`` waits for, so the list may still be empty for a moment."""
+    deadline = time.monotonic() + timeout
+    while not parts:
+        if time.monotonic() > deadline:
+            raise RuntimeError("no result reached the listener")
+        time.sleep(0.0005)
+    return parts[-1]
 
 
 class NullStore:
@@ -380,9 +407,40 @@ def _one_start(work: Path, model_dir: Path, state: Path) -> dict[str, Any]:
     return {"first_verdict_s": first or float("nan"), "auto": choice, "peak_rss_mb": peak_kb / 1024}
 
 
-def summarize(samples: dict[str, list[float]]) -> dict[str, dict[str, float]]:
-    return {
+def summarize(samples: dict[str, list[float]]) -> dict[str, Any]:
+    out: dict[str, Any] = {
         k: {"p50": pct(v, 50), "p99": pct(v, 99), "mean": statistics.fmean(v)} for k, v in samples.items()
+    }
+    names = [k.removeprefix("station_") for k in samples if k.startswith("station_")]
+    out["pairs"] = {
+        f"{tag}_{v}": paired_ratio(samples[f"{tag}_{v}"], samples[f"model_only_spaced_{v}"])
+        for v in names
+        for tag in ("station", "frame_to_verdict")
+        if f"model_only_spaced_{v}" in samples
+    }
+    return out
+
+
+def paired_ratio(station: list[float], model: list[float]) -> dict[str, Any]:
+    """Station parts against the model-only call made just before each (``station[i]`` with ``model[i]``):
+    the ratio of the medians, a 90 % bootstrap interval over the pairs, and the median of each pair's
+    ratio. Pairs taken close together share the state of a noisy machine; medians of separate blocks do
+    not."""
+    import random
+
+    n = min(len(station), len(model))
+    station, model = station[:n], model[:n]
+    rng = random.Random(0)
+    boots = []
+    for _ in range(2000):
+        idx = [rng.randrange(n) for _ in range(n)]
+        boots.append(statistics.median(station[i] for i in idx) / statistics.median(model[i] for i in idx))
+    boots.sort()
+    return {
+        "n": n,
+        "ratio_of_medians": statistics.median(station) / statistics.median(model),
+        "ci90": [boots[int(0.05 * len(boots))], boots[int(0.95 * len(boots)) - 1]],
+        "median_pair_ratio": statistics.median(a / b for a, b in zip(station, model, strict=True)),
     }
 
 
@@ -481,8 +539,8 @@ def report(res: dict[str, Any]) -> str:
     for imgsz in ("640", "320"):
         if imgsz not in res:
             continue
-        r = {k: v["p50"] for k, v in res[imgsz].items() if isinstance(v, dict)}
-        keys = [k.removeprefix("station_") for k in r if k.startswith("station_")]
+        r = {k: v["p50"] for k, v in res[imgsz].items() if isinstance(v, dict) and "p50" in v}
+        keys = [k.removeprefix("station_") for k in r if k.startswith("station_")]  # backend_precision
         ul = r["ultralytics_predict"]
         gap = res.get("gap_ms", 0)
         lines += ["", f"imgsz {imgsz}: medians, ms (ultralytics predict {ul:.2f}); spaced: {gap:.0f} ms "
@@ -503,6 +561,12 @@ def report(res: dict[str, Any]) -> str:
                 f"| {k} | {r['model_only_' + k]:.2f} | {sp:.2f} | {st:.2f} | {b2b:.2f} | {st / ul:.2f}x "
                 f"| {vs_spaced:.2f}x | {vs_hot:.2f}x |"
             )
+        lines += ["", "Spaced station (trigger -> verdict, frame -> verdict) / its own model-only spaced, "
+                  "paired (each part with the call made just before it): ratio of medians, 90 % bootstrap "
+                  "interval, median of the pairs' ratios", ""]
+        for k, pr in res[imgsz].get("pairs", {}).items():
+            lines.append(f"* {k}: {pr['ratio_of_medians']:.3f}x ({pr['ci90'][0]:.3f}-{pr['ci90'][1]:.3f}), "
+                         f"{pr['median_pair_ratio']:.3f}x over {pr['n']} pairs")
     if "throughput" in res:
         lines += ["", "Pipelined, 320 (free run, SQLite with images, OPC UA server on), runs in ABBA order; "
                   "x 1/model-only: parts/s times that precision's model-only time measured just before and "
