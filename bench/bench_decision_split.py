@@ -98,16 +98,19 @@ def main() -> int:
             by_hand["model_only_spaced"].append(time.perf_counter() - t)
             time.sleep(GAP_S)
             # the station's part right after its model-only twin: a pair sees the same state of the machine
+            paired = len(stages)
             st.trigger()
             done += 1
             st.wait_for_results(done, 30)
+            bench_station.listened(stages, paired + 1)
             time.sleep(GAP_S)
             # and a second part 20 ms after that one's commit, as on a faster line (a FAIL's image may still
             # be being written): paired with the same model-only call, 47 ms before it
             st.trigger()
             done += 1
             st.wait_for_results(done, 30)
-            fast_line.append(stages.pop())
+            fast_line.append(bench_station.listened(stages, paired + 2))
+            stages.pop()
             time.sleep(GAP_S)
             t0 = time.perf_counter()
             blob, lb = det._prepare(im)  # type: ignore[attr-defined]

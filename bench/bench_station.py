@@ -213,7 +213,7 @@ def bench_latency(
                     stations[k].trigger()
                     done[k] += 1
                     stations[k].wait_for_results(done[k], 30)
-                part = _listened(totals[k])
+                part = listened(totals[k], 1)
                 out[f"station_{k}"].append(part["total"])
                 # the issue's "capture -> verdict": from the frame, without the trigger's hop to the camera
                 out[f"frame_to_verdict_{k}"].append(part["total"] - part["acquire"])
@@ -222,21 +222,22 @@ def bench_latency(
                 stations[k].trigger()
                 done[k] += 1
                 stations[k].wait_for_results(done[k], 30)
+            listened(totals[k], per)
             out[f"b2b_{k}"] += [t["total"] for t in totals[k]]
     for st in stations.values():
         st.stop()
     return out
 
 
-def _listened(parts: list[dict[str, float]], timeout: float = 5.0) -> dict[str, float]:
-    """The last part's timings: result listeners run on the signal thread just after the commit that
-    ``wait_for_results`` waits for, so the list may still be empty for a moment."""
+def listened(parts: list[dict[str, float]], count: int, timeout: float = 5.0) -> dict[str, float]:
+    """The ``count``-th part's timings: result listeners run on the signal thread just after the commit
+    that ``wait_for_results`` waits for, so the list may be a part short for a moment."""
     deadline = time.monotonic() + timeout
-    while not parts:
+    while len(parts) < count:
         if time.monotonic() > deadline:
-            raise RuntimeError("no result reached the listener")
+            raise RuntimeError(f"only {len(parts)} of {count} results reached the listener")
         time.sleep(0.0005)
-    return parts[-1]
+    return parts[count - 1]
 
 
 class NullStore:
