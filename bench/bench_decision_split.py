@@ -168,12 +168,17 @@ def main() -> int:
     s, h = res["station_ms"], res["by_hand_ms"]
     print(f"station, medians of {res['parts']} parts, ms: " + ", ".join(f"{k} {v:.3f}" for k, v in s.items()))
     print("by hand after 20 ms idle, ms: " + ", ".join(f"{k} {v:.3f}" for k, v in h.items()))
-    for key, what in (("pairs", "trigger -> verdict"), ("pairs_capture", "frame -> verdict"),
-                      ("pairs_fast_line", "trigger -> verdict, 20 ms after a commit")):
+    for key, what in (
+        ("pairs", "trigger -> verdict"),
+        ("pairs_capture", "frame -> verdict"),
+        ("pairs_fast_line", "trigger -> verdict, 20 ms after a commit"),
+    ):
         pr = res[key]
-        print(f"station {what} / model-only spaced, {pr['n']} pairs: ratio of medians "
-              f"{pr['ratio_of_medians']:.3f}x (90 % bootstrap {pr['ci90'][0]:.3f}-{pr['ci90'][1]:.3f}), "
-              f"median of pair ratios {pr['median_pair_ratio']:.3f}x")
+        print(
+            f"station {what} / model-only spaced, {pr['n']} pairs: ratio of medians "
+            f"{pr['ratio_of_medians']:.3f}x (90 % bootstrap {pr['ci90'][0]:.3f}-{pr['ci90'][1]:.3f}), "
+            f"median of pair ratios {pr['median_pair_ratio']:.3f}x"
+        )
     return 0
 
 

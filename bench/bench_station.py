@@ -213,7 +213,7 @@ def bench_latency(
                     stations[k].trigger()
                     done[k] += 1
                     stations[k].wait_for_results(done[k], 30)
-                part = listened(totals[k], 1)
+                    part = listened(totals[k], 1)
                 out[f"station_{k}"].append(part["total"])
                 # the issue's "capture -> verdict": from the frame, without the trigger's hop to the camera
                 out[f"frame_to_verdict_{k}"].append(part["total"] - part["acquire"])
@@ -430,17 +430,19 @@ def paired_ratio(station: list[float], model: list[float]) -> dict[str, Any]:
     import random
 
     n = min(len(station), len(model))
+    if n < 2:
+        raise ValueError(f"{n} pairs: a ratio needs at least two")
     station, model = station[:n], model[:n]
     rng = random.Random(0)
     boots = []
     for _ in range(2000):
         idx = [rng.randrange(n) for _ in range(n)]
         boots.append(statistics.median(station[i] for i in idx) / statistics.median(model[i] for i in idx))
-    boots.sort()
+    cuts = statistics.quantiles(boots, n=20)  # 5 %, 10 %, ..., 95 %
     return {
         "n": n,
         "ratio_of_medians": statistics.median(station) / statistics.median(model),
-        "ci90": [boots[int(0.05 * len(boots))], boots[int(0.95 * len(boots)) - 1]],
+        "ci90": [cuts[0], cuts[-1]],
         "median_pair_ratio": statistics.median(a / b for a, b in zip(station, model, strict=True)),
     }
 
@@ -562,12 +564,18 @@ def report(res: dict[str, Any]) -> str:
                 f"| {k} | {r['model_only_' + k]:.2f} | {sp:.2f} | {st:.2f} | {b2b:.2f} | {st / ul:.2f}x "
                 f"| {vs_spaced:.2f}x | {vs_hot:.2f}x |"
             )
-        lines += ["", "Spaced station (trigger -> verdict, frame -> verdict) / its own model-only spaced, "
-                  "paired (each part with the call made just before it): ratio of medians, 90 % bootstrap "
-                  "interval, median of the pairs' ratios", ""]
+        lines += [
+            "",
+            "Spaced station (trigger -> verdict, frame -> verdict) / its own model-only spaced, "
+            "paired (each part with the call made just before it): ratio of medians, 90 % bootstrap "
+            "interval, median of the pairs' ratios",
+            "",
+        ]
         for k, pr in res[imgsz].get("pairs", {}).items():
-            lines.append(f"* {k}: {pr['ratio_of_medians']:.3f}x ({pr['ci90'][0]:.3f}-{pr['ci90'][1]:.3f}), "
-                         f"{pr['median_pair_ratio']:.3f}x over {pr['n']} pairs")
+            lines.append(
+                f"* {k}: {pr['ratio_of_medians']:.3f}x ({pr['ci90'][0]:.3f}-{pr['ci90'][1]:.3f}), "
+                f"{pr['median_pair_ratio']:.3f}x over {pr['n']} pairs"
+            )
     if "throughput" in res:
         lines += ["", "Pipelined, 320 (free run, SQLite with images, OPC UA server on), runs in ABBA order; "
                   "x 1/model-only: parts/s times that precision's model-only time measured just before and "

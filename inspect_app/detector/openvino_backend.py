@@ -109,9 +109,17 @@ class OpenVinoDetector(ArrayDetector):
         return self._free.popleft()
 
     def _start(self, blob: np.ndarray) -> _Slot:
+        """``blob``: what ``_prepare`` returns, (1, h, w, 3) uint8."""
         slot = self._take()
-        np.copyto(slot.input, blob[0])
-        slot.request.start_async()
+        try:
+            if blob.shape != (1, *slot.input.shape) or blob.dtype != np.uint8:
+                want = [1, *slot.input.shape]
+                raise ValueError(f"input must be uint8 {want}, got {blob.dtype} {list(blob.shape)}")
+            np.copyto(slot.input, blob[0])
+            slot.request.start_async()
+        except BaseException:
+            self._free.append(slot)  # a refused input must not cost a request
+            raise
         return slot
 
     def _wait(self, slot: _Slot) -> np.ndarray:
@@ -182,6 +190,8 @@ def _check_shapes(model, release: Release, path) -> None:
     want = 4 + len(release.names)
     if len(out) != 3 or not out[1].is_static or out[1].get_length() != want:
         raise ModelError(f"{path}: output shape is {out}, expected [1, {want}, N] for the manifest's classes")
+    if not out.is_static:  # each request's output view is made once (_Slot): its size must not change
+        raise ModelError(f"{path}: output shape is {out}, the station needs a fixed number of boxes N")
 
 
 def _first_line(exc: BaseException) -> str:

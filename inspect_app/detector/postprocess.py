@@ -196,6 +196,8 @@ class ArrayDetector:
 
     Runtimes that can run a request in the background override ``_start``/``_wait`` and set ``slots`` (how
     many parts may be in flight); the others compute in ``_start`` and hand the result over in ``_wait``.
+    ``_collect`` decodes a part (``Pending.result``): a runtime that reuses its output buffer decodes from it
+    in place and takes the buffer back after.
     """
 
     info: ModelInfo

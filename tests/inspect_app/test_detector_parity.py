@@ -220,8 +220,27 @@ def test_a_decode_that_fails_gives_its_request_back(tiny_release: Path) -> None:
     for _ in range(3 * det.slots):  # type: ignore[attr-defined]
         with pytest.raises(RuntimeError, match="decode failed"):
             det._collect(det.begin(good, 0.05, 0.7)._token, broken)  # type: ignore[attr-defined]
-    pending = [det.begin(good, 0.05, 0.7) for _ in range(det.slots)]  # type: ignore[attr-defined]
-    assert [p.result() for p in pending] == [want] * len(pending)
+    # every request still works, each on a picture of its own: one request's decode must not see another's
+    rng = np.random.default_rng(8)
+    others = [rng.integers(0, 256, (80, 60, 3), dtype=np.uint8) for _ in range(det.slots - 1)]  # type: ignore[attr-defined]
+    want_all = [want] + [det.detect(img, 0.05, 0.7) for img in others]
+    pending = [det.begin(img, 0.05, 0.7) for img in [good, *others]]
+    assert [p.result() for p in pending] == want_all
+    det.close()
+
+
+def test_a_refused_input_gives_its_request_back(tiny_release: Path) -> None:
+    """The runtime call the precision timing and the benches use: a wrong input is refused, not copied in
+    (a float frame or a missing batch axis), and the request it took is free again."""
+    det = load_detector(tiny_release, "openvino", 1, precision="f32")
+    img = np.random.default_rng(9).integers(0, 256, (80, 60, 3), dtype=np.uint8)
+    blob = det._prepare(img)[0]  # type: ignore[attr-defined]
+    for bad in (blob.astype(np.float32), blob[0], blob[:, :10]):
+        for _ in range(det.slots + 1):  # type: ignore[attr-defined]
+            with pytest.raises(ValueError, match="input must be uint8"):
+                det._infer(bad)  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(det._infer(blob), det._infer(blob.copy()))  # type: ignore[attr-defined]
+    assert len(det.detect(img, 0.05, 0.7)) > 0
     det.close()
 
 

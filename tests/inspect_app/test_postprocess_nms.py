@@ -70,29 +70,60 @@ def test_scale_boxes_is_ultralytics_to_the_bit(h: int, w: int, size: tuple[int, 
     np.testing.assert_array_equal(scale_boxes(boxes.copy(), lb), want)
 
 
+def _raw_output(rng: np.random.Generator, k: int, multi_label: bool, nc: int = 3, n: int = 300) -> np.ndarray:
+    """A model's raw [1, 4+nc, n] output with ``k`` anchors above conf 0.25 (distinct scores), clustered."""
+    pred = np.empty((1, 4 + nc, n), np.float32)
+    centres = rng.uniform(20, 300, (8, 2))[rng.integers(0, 8, n)]  # clustered: NMS has work to do
+    pred[0, :2] = (centres + rng.normal(0, 4, (n, 2))).T
+    pred[0, 2:4] = rng.uniform(4, 60, (2, n))
+    pred[0, 4:] = rng.uniform(0, 0.2, (nc, n))
+    hot = rng.choice(n, k, replace=False)
+    pred[0, 4 + rng.integers(0, nc, k), hot] = rng.uniform(0.3, 1.0, k)
+    if multi_label and k:
+        pred[0, 4:, hot[: k // 2 + 1]] = rng.uniform(0.26, 1.0, (k // 2 + 1, nc))  # above conf in several
+    return pred
+
+
 @pytest.mark.parametrize("multi_label", [False, True])
 @pytest.mark.parametrize("k", [0, 1, 2, 5, 40, 200])
-def test_decode_is_ultralytics_non_max_suppression_to_the_bit(k: int, multi_label: bool) -> None:
-    """Every path of ``decode`` (no candidate, one, which skips NMS, few, many), on the raw output as
-    ultralytics' NMS takes it: the same boxes, scores and classes in the same order."""
+@pytest.mark.parametrize(("max_det", "max_nms"), [(300, 30000), (0, 30000), (1, 30000), (5, 30000), (300, 3)])
+def test_decode_is_ultralytics_non_max_suppression_to_the_bit(
+    k: int, multi_label: bool, max_det: int, max_nms: int
+) -> None:
+    """Every path of ``decode`` (no candidate, one, which skips NMS, few, many; the max_det and max_nms
+    caps), on the raw output as ultralytics' NMS takes it: the same boxes, scores and classes in order."""
     from ultralytics.utils.nms import non_max_suppression
 
-    nc, n, conf, iou = 3, 300, 0.25, 0.6
+    nc, conf, iou = 3, 0.25, 0.6
     rng = np.random.default_rng(k)
     for trial in range(10):
-        pred = np.empty((1, 4 + nc, n), np.float32)
-        centres = rng.uniform(20, 300, (8, 2))[rng.integers(0, 8, n)]  # clustered: NMS has work to do
-        pred[0, :2] = (centres + rng.normal(0, 4, (n, 2))).T
-        pred[0, 2:4] = rng.uniform(4, 60, (2, n))
-        pred[0, 4:] = rng.uniform(0, 0.2, (nc, n))
-        hot = rng.choice(n, k, replace=False)
-        pred[0, 4 + rng.integers(0, nc, k), hot] = rng.uniform(0.3, 1.0, k)
-        if multi_label and k:
-            pred[0, 4:, hot[: k // 2 + 1]] = rng.uniform(0.26, 1.0, (k // 2 + 1, nc))  # above conf in several
-        boxes, scores, classes = postprocess.decode(pred, conf, iou, nc, multi_label=multi_label)
-        want = non_max_suppression(torch.from_numpy(pred.copy()), conf, iou, multi_label=multi_label, nc=nc)
-        want = want[0].numpy()
-        assert len(scores) == len(want) and (k == 0 or len(want) > 0), f"trial {trial}"
+        pred = _raw_output(rng, k, multi_label, nc)
+        boxes, scores, classes = postprocess.decode(
+            pred, conf, iou, nc, max_det=max_det, max_nms=max_nms, multi_label=multi_label
+        )
+        want = non_max_suppression(
+            torch.from_numpy(pred.copy()), conf, iou, multi_label=multi_label, nc=nc, max_det=max_det,
+            max_nms=max_nms,
+        )[0].numpy()  # fmt: skip
+        assert len(scores) == len(want) and (k == 0 or max_det == 0 or len(want) > 0), f"trial {trial}"
         np.testing.assert_array_equal(boxes, want[:, :4], err_msg=f"trial {trial}")
         np.testing.assert_array_equal(scores, want[:, 4], err_msg=f"trial {trial}")
         np.testing.assert_array_equal(classes, want[:, 5].astype(np.int64), err_msg=f"trial {trial}")
+
+
+@pytest.mark.parametrize("multi_label", [False, True])
+@pytest.mark.parametrize("k", [0, 1, 2, 40])
+def test_what_decode_returns_owns_its_memory(k: int, multi_label: bool) -> None:
+    """OpenVINO decodes straight from a request's output tensor, which its next inference overwrites:
+    nothing decode or postprocess return may point into it."""
+    pred = _raw_output(np.random.default_rng(50 + k), k, multi_label)
+    arrays = postprocess.decode(pred, 0.25, 0.6, 3, multi_label=multi_label)
+    kept = [a.copy() for a in arrays]
+    lb = letterbox_params((640, 480), (320, 320))
+    dets = postprocess.postprocess(pred, lb, 0.25, 0.6, ("a", "b", "c"), multi_label=multi_label)
+    pred[:] = np.float32(0.9)  # the next inference
+    for a, b in zip(arrays, kept, strict=True):
+        assert not np.shares_memory(a, pred)
+        np.testing.assert_array_equal(a, b)
+    assert dets == postprocess.postprocess(_raw_output(np.random.default_rng(50 + k), k, multi_label), lb,
+                                           0.25, 0.6, ("a", "b", "c"), multi_label=multi_label)  # fmt: skip
