@@ -10,11 +10,12 @@ cached under var/bench/releases/):
 * ultralytics ``YOLO(pt).predict`` per frame (its own process, torch's spinning OpenMP: its best case);
 * model-only: the runtime's call on a prepared input, for OpenVINO f32, bf16 (where the CPU has bf16
   units), int8, and onnxruntime f32;
-* station decision: capture -> verdict (``t_total_ms``: trigger, frame, queue, letterbox, inference, NMS,
-  rules), one part at a time, for each of those: ``spaced``, the next part triggered ``--gap-ms`` after the
-  last one's row committed (a line slower than the station: each part meets a station that has finished
-  the last one's image and OPC UA work), and ``back-to-back``, triggered at once (the station's full rate:
-  the last part's image write and commit share the CPU with this part's inference).
+* station decision: trigger -> verdict (``timings_ms`` total: trigger, frame, queue, letterbox, inference,
+  NMS, rules; it ends at the rules' decision, before the row's commit that the PLC waits for), and frame ->
+  verdict (the same without the trigger's hop to the camera thread), one part at a time, for each of those:
+  ``spaced``, the part triggered ``--gap-ms`` after the last one's row committed (a line slower than the
+  station), and ``back-to-back``, triggered at once (the station's full rate: the last part's image write
+  and signalling share the CPU with this part's inference).
 
 Variants run in turns (round-robin over ``--rounds``, the first one rotating), so a noisy neighbour slows
 them alike; ultralytics runs half before and half after. Each spaced part is paired with a model-only call
@@ -163,10 +164,10 @@ def bench_latency(
     """Per variant: ``model_only`` (the runtime's call alone on the input it takes, prepared beforehand:
     OpenVINO the letterboxed uint8 frame, converted in its graph; onnxruntime the float blob, one call after
     another), ``model_only_spaced`` (the same, ``gap_s`` after the last call, as the station meets it),
-    ``station`` (capture -> verdict, one part at a time: software trigger, wait for its commit, then
-    ``gap_s``) and ``b2b`` (the same, triggered at once). In rounds, each variant's four measured one after
-    the other on the same detector (the station's, between its parts), so a noisy neighbour slows them
-    alike."""
+    ``station`` (trigger -> verdict) and ``frame_to_verdict`` of a part triggered ``gap_s`` after a lead-in
+    part's commit, the lead-in ``gap_s`` after a ``model_only_spaced`` call (the pair), and ``b2b`` (parts
+    triggered at once, each after the last one's commit). In rounds, each variant's blocks one after the
+    other on the same detector (the station's, between its parts), so a noisy neighbour slows them alike."""
     from inspect_app.detector import load_detector
     from inspect_app.station import Station
     from inspect_app.testing.fakes import ScriptedSource

@@ -132,7 +132,7 @@ class OpenVinoDetector(ArrayDetector):
 
     def _collect(self, slot: _Slot, finish: Callable[[np.ndarray], list[Detection]]) -> list[Detection]:
         # decoded straight from the request's output tensor: the copy ``_wait`` makes of it (67 KB at 320)
-        # cost 0.08 ms of a decision after the idle between parts
+        # is one more numpy call on the decision's path, slow after the idle between parts
         try:
             slot.request.wait()
             return finish(slot.output)
@@ -149,7 +149,7 @@ class OpenVinoDetector(ArrayDetector):
 
 class _Slot:
     """An inference request with numpy views of its input and output tensors, made once: each
-    ``get_*_tensor(0).data`` is a call through OpenVINO's bindings, 0.08 ms after the idle between parts.
+    ``get_*_tensor(0).data`` is a call through OpenVINO's bindings, slow after the idle between parts.
     The views stay valid: a request of a static-shape model keeps its tensors for its life."""
 
     __slots__ = ("input", "output", "request")
