@@ -91,8 +91,9 @@ def decode(
     """[1, 4+nc, N] (cx, cy, w, h, class scores) -> xyxy boxes, scores, class ids in network-input pixels."""
     if pred.ndim != 3 or pred.shape[0] != 1 or pred.shape[1] != 4 + nc:
         raise ModelError(f"model output has shape {list(pred.shape)}, expected [1, {4 + nc}, N]")
-    # After the idle between parts every numpy call costs 20-60 us instead of 1-2 (docs/performance.md), so
-    # this path makes as few calls as it can: no copy or transpose of the whole output, no NMS for one box.
+    # After the idle between parts a numpy call costs tens of microseconds instead of one or two
+    # (bench/bench_cold_calls.py), so this path makes few: no copy or transpose of the output, no NMS
+    # for one box.
     p = pred[0] if pred.dtype == np.float32 else pred[0].astype(np.float32)  # (4+nc, N)
     best = p[4:].max(axis=0)  # the threshold runs along contiguous rows ...
     cand = (best > conf).nonzero()[0]
