@@ -256,3 +256,23 @@ def test_openvino_requests_keep_the_tensors_their_views_were_made_of(tiny_releas
         assert np.shares_memory(slot.input, slot.request.get_input_tensor(0).data)
         assert np.shares_memory(slot.output, slot.request.get_output_tensor(0).data)
     det.close()
+
+
+def test_a_model_without_a_fixed_number_of_boxes_is_refused() -> None:
+    """Each request's output view is made once, so the station refuses an output whose N is not fixed
+    (here N is the number of non-zero inputs) with a message, instead of decoding a stale view."""
+    from types import SimpleNamespace
+
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    from inspect_app.detector.openvino_backend import _check_shapes
+    from inspect_app.model_release import ModelError
+
+    x = ops.parameter([1, 3, 8, 8], np.float32)
+    rows = ops.convert(ops.non_zero(x), "f32")  # [4, ?]
+    out = ops.unsqueeze(ops.concat([rows, ops.slice(rows, [0], [2], [1], [0])], 0), [0])  # [1, 6, ?]
+    model = ov.Model([out.output(0)], [x])
+    release = SimpleNamespace(imgsz=(8, 8), names=("a", "b"))
+    with pytest.raises(ModelError, match="fixed number of boxes"):
+        _check_shapes(model, release, "dynamic.xml")
