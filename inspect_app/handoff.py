@@ -32,12 +32,25 @@ class Handoff(Generic[T]):
     def put(self, item: T, block: bool = True, timeout: float | None = None) -> None:
         if self._places is not None:
             try:
-                # a reader takes its item, then gives its place back: a non-blocking put that meets it in
-                # between waits that moment (1 ms at most) rather than call a queue with room full
-                self._places.get(True, timeout if block else NOWAIT_GRACE_S)
+                if block:
+                    self._places.get(True, timeout)
+                else:
+                    self._take_place_now()
             except queue.Empty:
                 raise queue.Full from None
         self._items.put(item)
+
+    def _take_place_now(self) -> None:
+        """A place for a non-blocking put, at once. A reader takes its item and then gives its place back:
+        only a put that meets it in between (fewer items than places, no place free) waits for that moment,
+        1 ms at most; a queue that is really full refuses at once (a trigger from a PLC's event loop)."""
+        assert self._places is not None
+        try:
+            self._places.get_nowait()
+        except queue.Empty:
+            if self._items.qsize() >= self.maxsize:
+                raise
+            self._places.get(True, NOWAIT_GRACE_S)
 
     def put_nowait(self, item: T) -> None:
         self.put(item, block=False)

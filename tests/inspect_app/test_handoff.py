@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from inspect_app import handoff
 from inspect_app.handoff import Handoff
 
 
@@ -73,3 +74,43 @@ def test_a_blocked_put_goes_on_when_a_reader_takes_one() -> None:
     assert q.get() == "first"
     assert done.wait(10) and q.get(timeout=10) == "second"
     t.join()
+
+
+class _Places(queue.SimpleQueue):
+    """The queue of free places, recording every wait a put makes for one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float | None] = []
+
+    def get(self, block: bool = True, timeout: float | None = None):  # type: ignore[override]
+        if block:
+            self.waits.append(timeout)
+        return super().get(block, timeout)
+
+
+def _watched(maxsize: int) -> tuple[Handoff[int], _Places]:
+    h: Handoff[int] = Handoff(maxsize)
+    places = _Places()
+    for _ in range(maxsize):
+        places.put(None)
+    h._places = places
+    return h, places
+
+
+def test_a_full_queue_refuses_a_nonblocking_put_without_waiting() -> None:
+    """A trigger from a PLC's event loop must not stall it: a really full queue says Full at once."""
+    h, places = _watched(1)
+    h.put_nowait(1)
+    with pytest.raises(queue.Full):
+        h.put_nowait(2)
+    assert places.waits == []
+
+
+def test_a_nonblocking_put_waits_only_for_a_reader_between_item_and_place() -> None:
+    h, places = _watched(1)
+    h.put_nowait(1)
+    h._items.get()  # a reader has its item and has not given its place back yet
+    with pytest.raises(queue.Full):  # nobody gives it back here: Full after the short grace
+        h.put_nowait(2)
+    assert places.waits == [handoff.NOWAIT_GRACE_S]
