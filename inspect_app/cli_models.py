@@ -120,18 +120,19 @@ def station_config(config: Path | None, state_dir: Path | None) -> tuple[Station
 
 
 def station_db(state_dir: Path) -> Path:
-    """``state_dir``'s results DB for the commands that name only a state dir: the ``[store] db`` of the
-    station running there, else results.db (no station, or one that does not answer: a crashed station's
-    socket file must not stop a read of its results)."""
-    from inspect_app.config import ConfigError
-    from inspect_app.control import SOCKET_NAME
+    """``state_dir``'s results DB for the commands that name only a state dir: the one the station running
+    there writes (its status says), else results.db (no station, or one that does not answer: a crashed
+    station's socket file must not stop a read of its results)."""
+    from inspect_app.control import SOCKET_NAME, send
 
-    if not (state_dir / SOCKET_NAME).exists():
-        return state_dir / DB_FILE
-    try:
-        return state_dir / running_or_demo_config(state_dir).store.db
-    except (UserError, ConfigError, OSError):
-        return state_dir / DB_FILE
+    if (state_dir / SOCKET_NAME).exists():
+        try:
+            db = send(state_dir, {"cmd": "status"}, timeout=10).get("db")
+        except (OSError, ValueError):
+            db = None
+        if db:
+            return Path(db)
+    return state_dir / DB_FILE
 
 
 def running_or_demo_config(state_dir: Path) -> StationConfig:

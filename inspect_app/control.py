@@ -64,6 +64,8 @@ def handle(station: Station, request: dict[str, Any], health: HealthProbe | None
                 "status_line": snapshot.status_line(),
                 "shadow": (shadow.as_dict() if (shadow := station.shadow_status()) is not None else None),
                 "config": str(station.config.source_file) if station.config.source_file else None,
+                # the results DB it writes: from its config in memory, whatever its file says by now
+                "db": str(Path(station.config.state_dir) / station.config.store.db),
             }
     except (KeyError, NotRunning) as exc:
         return {"ok": False, "error": str(exc).strip("'\"")}

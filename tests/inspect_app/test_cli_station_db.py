@@ -34,6 +34,8 @@ def test_state_dir_commands_read_the_running_stations_db(
     try:
         st.trigger("p1")
         assert st.wait_for_results(1, 30)
+        # the file edited after the start: the station still writes line.db, and that is what is read
+        toml.write_text(toml.read_text().replace('db = "line.db"', 'db = "other.db"'))
         assert main(["results", "summary", "--state-dir", str(cfg.state_dir), "--json"]) == 0
         summary = json.loads(capsys.readouterr().out)
         assert (summary["total"], summary["fail"]) == (1, 1)
