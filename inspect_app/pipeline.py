@@ -122,6 +122,15 @@ class AcquireWorker:
         self._backoff = 0.5
         self.exhausted = False
         self.stale_frames = 0
+        # held while a frame is handed on and by ``close``: once a stop has emptied the detect queue, a frame
+        # this stage still held is recorded here instead of slipping into the emptied queue
+        self._hand_lock = threading.Lock()
+        self._closed = False
+
+    def close(self) -> None:
+        """For a stop about to record what is queued: from now on, frames are recorded, not handed on."""
+        with self._hand_lock:
+            self._closed = True
 
     def ensure_open(self) -> bool:
         if self.source_open:
@@ -214,14 +223,19 @@ class AcquireWorker:
     def _hand_on(self, request: PartRequest, frame: Frame, stop: threading.Event) -> None:
         item = Acquired(request, frame, time.monotonic())
         while True:  # blocking put that still notices a stop
-            try:
-                self.out.put(item, timeout=0.2)
-                return
-            except queue.Full:
-                if not self.detect_alive():
-                    code = "SHUTDOWN" if stop.is_set() else "WORKER_DIED"
-                    self._record(request, code, "no detect worker to take the part", frame=frame)
+            with self._hand_lock:
+                if self._closed:
+                    self._record(request, "SHUTDOWN", "station stopped before inspection", frame=frame)
                     return
+                try:
+                    self.out.put(item, timeout=0.2)
+                    return
+                except queue.Full:
+                    pass
+            if not self.detect_alive():
+                code = "SHUTDOWN" if stop.is_set() else "WORKER_DIED"
+                self._record(request, code, "no detect worker to take the part", frame=frame)
+                return
 
     def _not_inspected(
         self, request: PartRequest, code: str, message: str, frame: Frame | None = None

@@ -262,6 +262,8 @@ class Station(StationLoops, StationAdmin, PipelineHost):
                 insp = make_inspection(self, item.request, not_inspected("SHUTDOWN", "station stopped while "
                                        "its inference was stuck"), frame=item.frame)  # fmt: skip
                 self._store.submit(insp, block=False)  # type: ignore[union-attr]
+        if self.acquire is not None:  # a camera read or hand-on that outlived the join records its own part
+            self.acquire.close()
         self._record_leftovers()
         if self._shadow is not None:  # its rows go through the store's writer: before the store closes
             shadow = self._shadow.stop()

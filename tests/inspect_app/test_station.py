@@ -249,3 +249,23 @@ def test_triggers_are_honoured_while_free_running(tmp_path: Path, detector: Scri
     got = {r["part_id"]: r["trigger_source"] for r in rows(cfg)}
     assert got["plc-1"] == "external"
     assert "free_run" in got.values()
+
+
+def test_a_stop_with_stuck_inference_and_a_full_queue_records_every_part(
+    tmp_path: Path, detector: ScriptedDetector
+) -> None:
+    """Inference hangs, the detect queue is full and the acquire stage waits to hand on the next frame when
+    the stop gives up on inference: every triggered part gets its row, including the one acquire held while
+    the stop emptied the queue (it used to slip into the emptied queue and be lost)."""
+    cfg = make_config(tmp_path, trigger={"mode": "software", "queue_size": 8},
+                      pipeline={"detect_queue": 1, "stall_timeout_s": 30})  # fmt: skip
+    st = start(cfg, ScriptedSource([part_image(False)], loop=True), detector)
+    detector.hang()
+    for i in range(5):
+        st.trigger(f"p{i}")
+    # one part in inference, one in the detect queue, one in acquire's hand, the rest waiting for a frame
+    assert wait_until(lambda: st._triggers.qsize() == 2 and st._detect_q.qsize() == 1, 5)
+    st.stop(timeout=1.0)
+    detector.release()
+    got = sorted(r["part_id"] for r in rows(cfg))
+    assert got == [f"p{i}" for i in range(5)]
