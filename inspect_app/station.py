@@ -346,7 +346,7 @@ class Station(StationLoops, StationAdmin, PipelineHost):
             self.config, lambda: self.config.recipes, self._store.record_shadow, self._line_busy
         )
         loaded = sorted({describe(d) for d in self._detectors.values()})
-        self._emit("state", Severity.INFO, f"models loaded: {', '.join(loaded)}")
+        self._emit("state", Severity.INFO, f"models loaded: {' | '.join(loaded)}")  # each line has commas
 
     def _read_timeout(self) -> float:
         return float(getattr(self.config.source, "read_timeout_s", 5.0))
