@@ -398,20 +398,19 @@ def promote_through_gate(
         return 2
 
 
-def _config_state_dir(config: Path) -> Path:
-    from inspect_app.config import ConfigError, load_config
-
-    try:
-        return Path(load_config(config).state_dir)
-    except ConfigError as exc:  # before any work: a bad config would otherwise fail only at the gate
-        raise UserError(str(exc)) from None
-
-
 def release_state_dirs(args: argparse.Namespace) -> tuple[Path, Path | None]:
     """``models release``: (where its caches and evaluations go, the state dir ``--promote``'s gate reads:
-    None for the config's, else var/). A ``--config`` that ``--promote`` will judge by is read now, so a
-    bad one stops the command before the release is built, not after."""
-    config_state = _config_state_dir(args.config) if args.promote and args.config else None
+    None for the config's, else var/). A ``--config`` that ``--promote`` will judge by is read now, the way
+    ``models promote`` reads it, so a bad one stops the command before the release is built, not after."""
+    config_state = None
+    if args.promote and args.config:
+        from inspect_app.cli_models import station_config
+        from inspect_app.config import ConfigError
+
+        try:
+            config_state = station_config(args.config, None)[1]
+        except ConfigError as exc:
+            raise UserError(str(exc)) from None
     return args.state_dir or config_state or Path("var"), args.state_dir
 
 
