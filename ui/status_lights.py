@@ -130,7 +130,8 @@ def assess(i: StatusInputs) -> list[tuple[str, str, str]]:
             out.append(("model", ERROR, translate("StatusLights", "not loaded")))
         else:
             info = det.info  # precision: what auto chose at start (docs/performance.md), as the snapshot says
-            auto = ", " + translate("StatusLights", "auto") if getattr(det, "precision_choice", None) else ""
+            choice = getattr(det, "precision_choice", None)  # ", auto" only where auto timed a choice
+            auto = ", " + translate("StatusLights", "auto") if choice is not None and choice.median_ms else ""
             out.append(("model", OK, f"{info.name} {info.version} ({info.backend} {info.precision}{auto})"))
     shadow = st.shadow_status() if st is not None else None
     if shadow is not None:

@@ -13,6 +13,9 @@ from inspect_app.detector import postprocess
 from inspect_app.detector.postprocess import nms, scale_boxes
 from inspect_app.detector.preprocess import letterbox_params
 
+# NumPy warnings are errors here: a zero-area box must not make NMS warn (it keeps the box, as torchvision)
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
+
 
 def _boxes(rng: np.random.Generator, n: int) -> np.ndarray:
     """Clustered boxes (so that many overlap), some copies of others and some of zero area."""

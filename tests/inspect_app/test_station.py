@@ -264,7 +264,7 @@ def test_a_stop_with_stuck_inference_and_a_full_queue_records_every_part(
     for i in range(5):
         st.trigger(f"p{i}")
     # one part in inference, one in the detect queue, one in acquire's hand, the rest waiting for a frame
-    assert wait_until(lambda: st._triggers.qsize() == 2 and st._detect_q.qsize() == 1, 5)
+    assert wait_until(lambda: st._triggers.qsize() == 2 and st._detect_q.qsize() == 1, 30)
     st.stop(timeout=1.0)
     detector.release()
     got = sorted(r["part_id"] for r in rows(cfg))

@@ -244,3 +244,18 @@ def test_the_model_light_says_auto_chose_and_its_tooltip_says_why(harness: Any, 
     qtbot.waitUntil(lambda: h.window.lights.text_of("model").endswith(", 自动)"), timeout=10_000)
     h.window.set_language("en")
     h.stop()
+
+
+def test_the_model_light_says_auto_only_where_auto_timed_a_choice(harness: Any, qtbot: Any) -> None:
+    """precision auto with one candidate (onnxruntime, a release without int8) chose nothing: no ", auto"."""
+    from inspect_app.detector.precision import PrecisionChoice
+    from inspect_app.testing.fakes import ScriptedDetector
+
+    det = ScriptedDetector()
+    det.precision_choice = PrecisionChoice("f32", (), 0, (("int8", "the release has none"),))  # type: ignore[attr-defined]
+    h = harness(detectors={"fake": det})
+    h.start()
+    h.wait_results(1)
+    qtbot.waitUntil(lambda: "fake" in h.window.lights.text_of("model"), timeout=10_000)
+    assert h.window.lights.text_of("model").endswith("(fake f32)")
+    h.stop()
