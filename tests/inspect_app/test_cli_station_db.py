@@ -4,6 +4,8 @@ the station running there, its ``[store] db``, not always results.db; with no st
 from __future__ import annotations
 
 import json
+import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -45,5 +47,21 @@ def test_state_dir_commands_read_the_running_stations_db(
         control.stop()
         st.stop()
     # no station running: results.db, which this state dir does not have
-    assert main(["results", "summary", "--state-dir", str(cfg.state_dir)]) != 0
+    assert main(["results", "summary", "--state-dir", str(cfg.state_dir)]) == 2
+    assert "results.db" in capsys.readouterr().err
+    # something on the socket that does not speak the protocol: the same, not a traceback
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(cfg.state_dir / SOCKET_NAME))
+        server.listen(1)
+
+        def garble() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"not json\n")
+
+        t = threading.Thread(target=garble, daemon=True)
+        t.start()
+        assert main(["results", "summary", "--state-dir", str(cfg.state_dir)]) == 2
+        t.join(10)
     assert "results.db" in capsys.readouterr().err
